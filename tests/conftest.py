@@ -7,10 +7,12 @@ With ``DATABASE_URL`` set, that server is used (its role needs CREATEDB); otherw
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine, text
@@ -18,7 +20,12 @@ from sqlalchemy.orm import Session
 
 from models import db
 from worker import schema
-from worker.devstack import EmbeddedPostgres, temporary_directory
+from worker.devstack import EmbeddedPostgres, EmbeddedRedis, temporary_directory
+
+# With REDIS_URL set (e.g. the machine's shared Redis), tests use databases 1-15 of it, one per
+# broker_url fixture at a time, and flush only those; database 0 is never touched.
+_EXTERNAL_REDIS_DATABASES = itertools.cycle(range(1, 16))
+_EMBEDDED_REDIS_DATABASES = itertools.count(1)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -100,3 +107,35 @@ def engine(database_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with db.sync_session_factory(engine)() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[tuple[str, bool]]:
+    """(base URL, external?) of the session's Redis."""
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external, True
+        return
+    with temporary_directory("agentworker-test-redis-") as tmp:
+        server = EmbeddedRedis(Path(tmp), databases=1024)
+        try:
+            yield server.start(), False
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def broker_url(redis_server: tuple[str, bool]) -> Iterator[str]:
+    """A Redis database of this test's own, empty at the start and flushed at the end."""
+    import redis
+
+    base, external = redis_server
+    number = next(_EXTERNAL_REDIS_DATABASES if external else _EMBEDDED_REDIS_DATABASES)
+    target = urlsplit(base)._replace(path=f"/{number}").geturl()
+    client = redis.Redis.from_url(target)
+    client.flushdb()
+    try:
+        yield target
+    finally:
+        client.flushdb()
+        client.close()

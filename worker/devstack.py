@@ -90,6 +90,7 @@ class EmbeddedRedis:
     data_dir: Path
     persistent: bool = False
     port: int = 0
+    databases: int = 16
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def start(self) -> str:

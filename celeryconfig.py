@@ -1,0 +1,88 @@
+"""Every Celery setting, read from the environment with safe defaults (stdlib only).
+
+State lives in PostgreSQL, so Celery results are ignored; the broker is only delivery.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
+# Broker: CELERY_BROKER_URL wins, then REDIS_URL (redis:// or amqp:// both work).
+broker_url = (
+    os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+)
+broker_connection_retry_on_startup = True
+
+# JSON only: no pickle ever crosses the broker.
+task_serializer = "json"
+result_serializer = "json"
+event_serializer = "json"
+accept_content = ["json"]
+
+# At-least-once delivery; every handler is idempotent (DESIGN §5).
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+
+# Results are read from our tables, never from a result backend.
+task_ignore_result = True
+result_backend = None
+
+# Time limits (seconds). A run that waits (Retry-After, approvals) is re-published, so these
+# bound one step of work, not a whole job.
+task_soft_time_limit = _int("AGENTWORKER_TASK_SOFT_TIME_LIMIT", 600)
+task_time_limit = _int("AGENTWORKER_TASK_TIME_LIMIT", task_soft_time_limit + 60)
+
+worker_concurrency = _int("AGENTWORKER_CONCURRENCY", 32)
+worker_pool = os.environ.get("AGENTWORKER_POOL", "threads")
+
+broker_transport_options = {
+    # Above the longest allowed task, so Redis never redelivers a message still being worked.
+    "visibility_timeout": max(3600, task_time_limit * 2),
+    # Redis clients shared by the worker's threads must not run out (DESIGN §7).
+    "max_connections": max(64, worker_concurrency * 2),
+    "priority_steps": list(range(10)),
+    "queue_order_strategy": "priority",
+}
+
+# Flower and `celery events` see every task's life.
+worker_send_task_events = True
+task_send_sent_event = True
+task_track_started = True
+
+task_default_queue = "agents"
+task_create_missing_queues = True
+task_routes = {
+    "agents.*": {"queue": "agents"},
+    "knowledge.*": {"queue": "agents"},
+    "workflows.*": {"queue": "workflows"},
+    "approvals.*": {"queue": "workflows"},
+    "maintenance.*": {"queue": "maintenance"},
+}
+
+beat_schedule = {
+    "reap-stranded-work": {
+        "task": "maintenance.reap",
+        "schedule": _float("AGENTWORKER_REAPER_INTERVAL_SECONDS", 15.0),
+        "options": {"queue": "maintenance", "expires": 60},
+    },
+}
+
+worker_hijack_root_logger = False

@@ -1,0 +1,27 @@
+"""``agents.run_task``: run one agent for one task (see worker/contract.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from sqlalchemy.exc import DBAPIError
+
+from worker.app import app
+from worker.handlers import handle_run_task
+from worker.runtime import process_runtime
+
+
+@app.task(
+    name="agents.run_task",
+    bind=True,
+    acks_late=True,
+    max_retries=10,
+    autoretry_for=(DBAPIError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+)
+def run_task(self: Task, **payload: Any) -> dict[str, str]:
+    outcome = handle_run_task(process_runtime(), payload, self.request.id)
+    return {"task_id": str(outcome.task_id), "status": outcome.status}

@@ -1,0 +1,29 @@
+"""The Celery app. Configuration comes from ``celeryconfig``; tasks from ``tasks``."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_shutdown, worker_shutdown
+
+TASK_MODULES = ["tasks.agents", "tasks.knowledge", "tasks.maintenance"]
+
+
+def create_app(broker_url: str | None = None) -> Celery:
+    """A Celery app with our configuration; ``broker_url`` overrides the environment's."""
+    celery = Celery("agentworker")
+    celery.config_from_object("celeryconfig")
+    celery.conf.include = TASK_MODULES
+    if broker_url is not None:
+        celery.conf.broker_url = broker_url
+    return celery
+
+
+app = create_app()
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _close_runtime(**_: object) -> None:
+    from worker.runtime import close_process_runtime
+
+    close_process_runtime()

@@ -1,0 +1,138 @@
+"""The submission contract: the payloads other services send, validated at the edge.
+
+Task names are stable; payloads are JSON kwargs. The published JSON Schemas live in
+``worker/schemas/`` (a test keeps them equal to these models). A service with only Celery
+installed sends::
+
+    app.send_task("agents.run_task", kwargs={"tenant": "acme", "agent": "assistant",
+                                             "input": "Plan a venue shortlist"})
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from worker.errors import AgentWorkerError
+
+CONTRACT_VERSION = 1
+RUN_TASK = "agents.run_task"
+INGEST_KNOWLEDGE = "knowledge.ingest"
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+M = TypeVar("M", bound=BaseModel)
+
+
+class InvalidPayload(AgentWorkerError):
+    """The payload does not follow the contract; retrying the same message cannot help."""
+
+    code = "invalid_payload"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class RunTaskRequest(_Payload):
+    """``agents.run_task`` v1: run one agent on one input for one tenant."""
+
+    tenant: Annotated[
+        str, Field(min_length=1, max_length=100, description="Tenant id (UUID) or slug.")
+    ]
+    agent: Annotated[
+        str,
+        Field(min_length=1, max_length=100, pattern=_NAME, description="The agent's name."),
+    ]
+    input: Annotated[
+        str | dict[str, Any],
+        Field(description="What to ask: text, or a JSON object (sent to the agent as JSON)."),
+    ]
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=255,
+            description="Unique per tenant: a second submission with the same key returns the "
+            "first task and never runs twice.",
+        ),
+    ] = None
+    priority: Annotated[
+        int, Field(default=0, ge=0, le=9, description="0 (default) to 9 (most urgent).")
+    ] = 0
+    metadata: Annotated[
+        dict[str, Any],
+        Field(default_factory=dict, description="Free-form data stored with the task."),
+    ]
+
+
+class TaskReference(_Payload):
+    """What our own client and the reaper publish: the task row already holds the payload."""
+
+    task_id: uuid.UUID
+
+
+class IngestKnowledgeRequest(_Payload):
+    """``knowledge.ingest`` v1: add a document to a tenant's knowledge base."""
+
+    tenant: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    text: Annotated[str | None, Field(default=None, description="The document, inline.")] = None
+    path: Annotated[str | None, Field(default=None, description="A file the worker can read.")] = (
+        None
+    )
+    source_type: Annotated[str, Field(default="text", pattern="^(text|markdown|file)$")] = "text"
+    chunk_size: Annotated[int | None, Field(default=None, gt=0, le=20000)] = None
+    chunk_overlap: Annotated[int | None, Field(default=None, ge=0)] = None
+    metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One readable sentence per problem: "field 'agent': String should match pattern …"."""
+    problems = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"]) or "payload"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"unknown field '{location}' (not part of the contract)")
+        elif item["type"] == "missing":
+            problems.append(f"field '{location}' is required")
+        else:
+            problems.append(f"field '{location}': {item['msg']}")
+    return "; ".join(problems)
+
+
+def parse_payload(model: type[M], payload: Any) -> M:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidPayload(
+            f"invalid {model.__name__} payload: {describe_validation_error(error)}"
+        ) from error
+
+
+def payload_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The published schemas, by file name."""
+
+    def schema(model: type[BaseModel], task: str) -> dict[str, Any]:
+        body = model.model_json_schema()
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"agentworker/{task}.v{CONTRACT_VERSION}.json",
+            "description": f"Celery task '{task}', kwargs, contract version {CONTRACT_VERSION}. "
+            + (body.pop("description", "") or ""),
+            **body,
+        }
+
+    return {
+        f"{RUN_TASK}.v{CONTRACT_VERSION}.json": schema(RunTaskRequest, RUN_TASK),
+        f"{INGEST_KNOWLEDGE}.v{CONTRACT_VERSION}.json": schema(
+            IngestKnowledgeRequest, INGEST_KNOWLEDGE
+        ),
+    }

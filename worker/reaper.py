@@ -1,0 +1,76 @@
+"""The reaper: nothing stays stranded (DESIGN §5.1).
+
+Runs from Celery beat (``maintenance.reap``). A RUNNING task whose lease expired (its worker
+died) goes back to PENDING and is re-published; a PENDING task that has waited too long (its
+message was lost, e.g. a crash between commit and publish) is re-published. Duplicates are
+harmless: a task is claimed by one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from models import EventType, Task, TaskStatus
+from worker import records
+from worker.contract import RUN_TASK
+from worker.runtime import Runtime
+
+_tasks = Task.__table__
+
+
+@dataclass(frozen=True)
+class ReapReport:
+    requeued_after_lost_worker: int
+    republished_pending: int
+
+
+def reap(runtime: Runtime, *, limit: int = 500) -> ReapReport:
+    stale_after = timedelta(seconds=runtime.settings.pending_republish_seconds)
+    with runtime.engine.begin() as connection:
+        expired = connection.execute(
+            sa.update(_tasks)
+            .where(
+                _tasks.c.id.in_(
+                    sa.select(_tasks.c.id)
+                    .where(Task.status == TaskStatus.RUNNING, Task.lease_expires_at < sa.func.now())
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .values(status=TaskStatus.PENDING, lease_owner=None, lease_expires_at=None)
+            .returning(_tasks.c.id, _tasks.c.tenant_id, _tasks.c.priority)
+        ).all()
+        records.write(
+            connection,
+            events=[
+                records.event(
+                    records.Scope(row.tenant_id, row.id),
+                    EventType.SYSTEM,
+                    "the worker running this task stopped renewing its lease; re-queued",
+                )
+                for row in expired
+            ],
+        )
+        stale = connection.execute(
+            sa.update(_tasks)
+            .where(
+                _tasks.c.id.in_(
+                    sa.select(_tasks.c.id)
+                    .where(
+                        Task.status == TaskStatus.PENDING,
+                        sa.func.coalesce(Task.not_before, Task.updated_at)
+                        < sa.func.now() - stale_after,
+                    )
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .values(updated_at=sa.func.now())  # so it is not re-published again at once
+            .returning(_tasks.c.id, _tasks.c.priority)
+        ).all()
+    for row in [*expired, *stale]:
+        runtime.publisher.publish(RUN_TASK, {"task_id": str(row.id)}, priority=row.priority)
+    return ReapReport(len(expired), len(stale))

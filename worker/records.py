@@ -1,0 +1,156 @@
+"""Rows that record what happened: event_logs, ai_performance_metrics, ai_error_logs.
+
+Builders return plain dicts (redacted where they carry payloads); ``write`` inserts a batch in
+one round trip. Callers put them in the same transaction as the state change they describe.
+"""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import (
+    AIErrorLog,
+    AIPerformanceMetric,
+    ErrorSeverity,
+    EventLog,
+    EventType,
+    MetricCategory,
+)
+from worker.gateway import Attempt
+from worker.redact import redact, redact_text, secrets_from_environment
+
+_KNOWN_SECRETS = secrets_from_environment()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a record belongs."""
+
+    tenant_id: uuid.UUID | None
+    task_id: uuid.UUID | None = None
+    agent_run_id: uuid.UUID | None = None
+    workflow_execution_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    agent_name: str | None = None
+
+
+def scrub(value: Any) -> Any:
+    return redact(value, known_secrets=_KNOWN_SECRETS)
+
+
+def scrub_text(text: str) -> str:
+    return redact_text(text, known_secrets=_KNOWN_SECRETS)
+
+
+def event(
+    scope: Scope,
+    event_type: EventType,
+    content: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": scope.tenant_id,
+        "task_id": scope.task_id,
+        "agent_run_id": scope.agent_run_id,
+        "workflow_execution_id": scope.workflow_execution_id,
+        "event_type": event_type,
+        "agent_role": scope.agent_name,
+        "content": scrub_text(content) if content else content,
+        "data": scrub(dict(data)) if data is not None else None,
+    }
+
+
+def latency_metric(scope: Scope, attempt: Attempt, *, model: str, call: str) -> dict[str, Any]:
+    return {
+        "tenant_id": scope.tenant_id,
+        "agent_id": scope.agent_id,
+        "metric_category": MetricCategory.LATENCY,
+        "metric_name": f"llm.{call}.latency_ms",
+        "metric_value": Decimal(f"{min(attempt.latency_ms, 999_999):.4f}"),
+        "measurement_context": {
+            "model": model,
+            "attempt": attempt.number,
+            "ok": attempt.ok,
+            "status_code": attempt.status_code,
+            "task_id": str(scope.task_id) if scope.task_id else None,
+        },
+        "measurement_timestamp": attempt.started_at,
+    }
+
+
+def error_log(
+    scope: Scope,
+    *,
+    error_type: str,
+    message: str,
+    severity: ErrorSeverity,
+    context: Mapping[str, Any] | None = None,
+    error: BaseException | None = None,
+    workflow_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    stack = (
+        "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        if error is not None
+        else None
+    )
+    return {
+        "tenant_id": scope.tenant_id,
+        "agent_id": scope.agent_id,
+        "workflow_id": workflow_id,
+        "task_id": scope.task_id,
+        "error_type": error_type,
+        "error_message": scrub_text(message),
+        "error_context": scrub(dict(context or {})),
+        "stack_trace": scrub_text(stack) if stack else None,
+        "severity": severity,
+    }
+
+
+def attempt_failure_log(scope: Scope, attempt: Attempt, *, model: str) -> dict[str, Any]:
+    return error_log(
+        scope,
+        error_type=f"llm.{attempt.error_kind}",
+        message=attempt.error_message or attempt.error_kind or "LLM call failed",
+        severity=ErrorSeverity.MEDIUM,
+        context={
+            "model": model,
+            "attempt": attempt.number,
+            "status_code": attempt.status_code,
+            "latency_ms": round(attempt.latency_ms, 1),
+        },
+    )
+
+
+_TABLES: dict[str, sa.Table] = {
+    "events": EventLog.__table__,  # type: ignore[dict-item]
+    "metrics": AIPerformanceMetric.__table__,  # type: ignore[dict-item]
+    "errors": AIErrorLog.__table__,  # type: ignore[dict-item]
+}
+
+
+def write(
+    connection: sa.Connection,
+    *,
+    events: Sequence[Mapping[str, Any]] = (),
+    metrics: Sequence[Mapping[str, Any]] = (),
+    errors: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    for kind, rows in (("events", events), ("metrics", metrics), ("errors", errors)):
+        if rows:
+            connection.execute(sa.insert(_TABLES[kind]), [dict(r) for r in rows])
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def flatten(*groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for group in groups for row in group]

@@ -1,0 +1,549 @@
+"""Running one task: claim it, start or resume its agent run, and step the loop, persisting
+after every LLM call and every batch of tool results (DESIGN §5). No transaction is open while
+the model or a tool works; each step's writes are one short transaction that also checks the
+lease, so a cancelled or reclaimed task stops at its next checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from models import (
+    AgentRun,
+    AgentRunStatus,
+    ErrorSeverity,
+    EventType,
+    ModelUsageType,
+    Task,
+    TaskStatus,
+)
+from worker import faults, records
+from worker.agent_loop import (
+    CallModel,
+    Finish,
+    GiveUp,
+    InvalidOutput,
+    RunTools,
+    check_output,
+    initial_messages,
+    next_step,
+    response_format,
+    summarize,
+)
+from worker.agents import AgentDefinition, find_agent, load_agent
+from worker.contract import RUN_TASK
+from worker.errors import AgentWorkerError
+from worker.gateway import Attempt, LLMCallFailed, LLMDeferred, ProviderConfig
+from worker.leases import ClaimedTask, claim_task, still_ours
+from worker.providers import resolve_provider
+from worker.runtime import Runtime
+from worker.states import AGENT_RUN, TASK
+from worker.tool_calls import ToolCallScope, run_tool_call, write_action_logs
+from worker.tools import ToolContext
+
+log = logging.getLogger(__name__)
+_runs = AgentRun.__table__
+_tasks = Task.__table__
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task_id: uuid.UUID
+    status: str  # succeeded | failed | deferred | skipped | abandoned
+    detail: str = ""
+
+
+class LostLease(Exception):
+    """The task was cancelled or taken over while this worker was away from the database."""
+
+
+@dataclass
+class RunState:
+    id: uuid.UUID
+    messages: list[dict[str, Any]]
+    llm_calls: int
+    model: str
+
+
+@dataclass
+class _Run:
+    runtime: Runtime
+    task: ClaimedTask
+    agent: AgentDefinition
+    provider: ProviderConfig
+    state: RunState
+    scope: records.Scope
+    pending_metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
+    settings = runtime.settings
+    with runtime.engine.begin() as connection:
+        task = claim_task(connection, task_id, runtime.owner, settings.lease_seconds)
+    if task is None:
+        return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
+    faults.fault_point(faults.AFTER_TASK_CLAIMED, settings.fault_point)
+    scope = records.Scope(tenant_id=task.tenant_id, task_id=task.id, agent_name=task.agent_name)
+    run: _Run | None = None
+    try:
+        run = _start_or_resume(runtime, task)
+        return _loop(run)
+    except LostLease:
+        return _abandon(runtime, task, run)
+    except LLMDeferred as deferral:
+        return _defer(runtime, task, run, deferral)
+    except (LLMCallFailed, AgentWorkerError) as error:
+        return _fail(runtime, task, run or None, scope, error, str(error))
+    except sa.exc.DBAPIError:
+        raise  # the database is unreachable: let the task layer retry the message
+    except Exception as error:
+        log.exception("task %s failed unexpectedly", task.id)
+        message = f"internal error: {type(error).__name__}: {error} (see ai_error_logs)"
+        return _fail(runtime, task, run, scope, error, message, severity=ErrorSeverity.HIGH)
+
+
+def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> _Run:
+    settings = runtime.settings
+    with runtime.engine.begin() as connection:
+        agent = (
+            load_agent(connection, task.agent_id)
+            if task.agent_id is not None
+            else find_agent(connection, task.tenant_id, task.agent_name or "")
+        )
+        provider, provider_model = resolve_provider(
+            connection,
+            settings,
+            task.tenant_id,
+            usage=ModelUsageType.TASK_EXECUTION,
+            named=agent.configuration.provider,
+            local_base_url=runtime.local_llm_url,
+        )
+        model = agent.configuration.model or provider_model or settings.default_model
+        existing = connection.execute(
+            sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
+            .where(
+                _runs.c.task_id == task.id,
+                _runs.c.status.in_([AgentRunStatus.STARTED, AgentRunStatus.RUNNING]),
+            )
+            .order_by(_runs.c.started_at.desc())
+            .limit(1)
+        ).one_or_none()
+        scope = records.Scope(
+            tenant_id=task.tenant_id, task_id=task.id, agent_id=agent.id, agent_name=agent.name
+        )
+        if existing is not None:
+            if existing.status == AgentRunStatus.STARTED:
+                AGENT_RUN.apply(connection, existing.id, AgentRunStatus.RUNNING)
+            state = RunState(existing.id, list(existing.messages), existing.llm_calls, model)
+            scope = records.Scope(**{**scope.__dict__, "agent_run_id": existing.id})
+            records.write(
+                connection,
+                events=[
+                    records.event(
+                        scope,
+                        EventType.SYSTEM,
+                        f"resumed from {len(state.messages)} persisted messages "
+                        f"(attempt {task.attempts})",
+                        {"attempt": task.attempts, "messages": len(state.messages)},
+                    )
+                ],
+            )
+        else:
+            messages = initial_messages(
+                agent.configuration,
+                task.input_prompt,
+                task.input_payload.get("input", task.input_payload),
+            )
+            run_id = connection.execute(
+                sa.insert(_runs)
+                .values(
+                    tenant_id=task.tenant_id,
+                    task_id=task.id,
+                    agent_id=agent.id,
+                    agent_name=agent.name,
+                    agent_version=agent.version,
+                    status=AgentRunStatus.RUNNING,
+                    model=model,
+                    messages=messages,
+                )
+                .returning(_runs.c.id)
+            ).scalar_one()
+            state = RunState(run_id, messages, 0, model)
+            scope = records.Scope(**{**scope.__dict__, "agent_run_id": run_id})
+            records.write(
+                connection,
+                events=[
+                    records.event(
+                        scope,
+                        EventType.AGENT_START,
+                        f"agent '{agent.name}' started",
+                        {
+                            "model": model,
+                            "provider": provider.name,
+                            "tools": list(agent.configuration.tools),
+                            "attempt": task.attempts,
+                        },
+                    )
+                ],
+            )
+    return _Run(runtime, task, agent, provider, state, scope)
+
+
+def _loop(run: _Run) -> Outcome:
+    configuration = run.agent.configuration
+    while True:
+        step = next_step(
+            run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
+        )
+        if isinstance(step, CallModel):
+            _call_model(run)
+        elif isinstance(step, RunTools):
+            _run_tools(run, step)
+        elif isinstance(step, Finish):
+            checked = check_output(step.content, configuration.output_schema)
+            if isinstance(checked, InvalidOutput):
+                if run.state.llm_calls >= configuration.max_steps:
+                    raise AgentWorkerError(
+                        f"the agent's final answer does not match its output schema: "
+                        f"{checked.problem}",
+                        code="invalid_output",
+                    )
+                _append(
+                    run,
+                    [checked.feedback()],
+                    events=[
+                        records.event(
+                            run.scope, EventType.LOG, f"output rejected: {checked.problem}"
+                        )
+                    ],
+                )
+                continue
+            return _succeed(run, checked.value)
+        elif isinstance(step, GiveUp):
+            raise AgentWorkerError(step.reason, code="step_limit")
+
+
+def _call_model(run: _Run) -> None:
+    runtime, state, configuration = run.runtime, run.state, run.agent.configuration
+    tools = runtime.tools.openai_tools(configuration.tools) if configuration.tools else None
+    result = runtime.gateway.chat(
+        run.provider,
+        model=state.model,
+        messages=state.messages,
+        tools=tools,
+        temperature=configuration.temperature,
+        max_tokens=configuration.max_tokens,
+        response_format=response_format(configuration),
+        on_attempt=lambda attempt: _on_attempt(run, attempt, "chat"),
+    )
+    calls = result.tool_calls
+    llm_event = records.event(
+        run.scope,
+        EventType.LLM_CALL,
+        result.content if not calls else f"asked for {len(calls)} tool call(s)",
+        {
+            "model": result.model,
+            "provider": run.provider.name,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost": str(result.cost),
+            "attempts": len(result.attempts),
+            "latency_ms": round(result.attempts[-1].latency_ms, 1),
+            "finish_reason": result.finish_reason,
+        },
+    )
+    call_events = [
+        records.event(
+            run.scope,
+            EventType.TOOL_CALL,
+            call["function"]["name"],
+            {
+                "tool_call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+            },
+        )
+        for call in calls
+    ]
+    _append(
+        run,
+        [result.message],
+        events=[llm_event, *call_events],
+        counters={
+            "llm_calls": 1,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost": result.cost,
+        },
+    )
+    state.llm_calls += 1
+    faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, runtime.settings.fault_point)
+
+
+def _run_tools(run: _Run, step: RunTools) -> None:
+    runtime, task = run.runtime, run.task
+    scope = ToolCallScope(
+        task.tenant_id,
+        task.id,
+        run.state.id,
+        run.agent.name,
+        frozenset(run.agent.configuration.tools),
+    )
+    context = ToolContext(
+        tenant_id=task.tenant_id,
+        task_id=task.id,
+        agent_run_id=run.state.id,
+        agent_name=run.agent.name,
+        session_factory=runtime.sessions,
+        services={"runtime": runtime},
+    )
+    outcomes = [
+        run_tool_call(runtime.engine, runtime.tools, scope, call, context) for call in step.calls
+    ]
+    events = [
+        records.event(
+            run.scope,
+            EventType.TOOL_RESULT,
+            f"{o.name}: {o.status.value}",
+            {
+                "tool_call_id": o.tool_call_id,
+                "name": o.name,
+                "status": o.status.value,
+                "duration_ms": o.duration_ms,
+                "error": o.error,
+                "result": o.content[:2000],
+            },
+        )
+        for o in outcomes
+    ]
+    _append(
+        run,
+        [o.message() for o in outcomes],
+        events=events,
+        action_logs=[o.action_log for o in outcomes],
+    )
+    faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
+
+
+def _append(
+    run: _Run,
+    messages: list[dict[str, Any]],
+    *,
+    events: list[dict[str, Any]],
+    counters: dict[str, Any] | None = None,
+    action_logs: list[dict[str, Any]] | None = None,
+) -> None:
+    """Persist one step: new messages, counters, events and metrics, if the lease holds."""
+    runtime = run.runtime
+    values: dict[str, Any] = {
+        "messages": _runs.c.messages.op("||")(sa.bindparam("new", messages, type_=JSONB)),
+        "step_count": _runs.c.step_count + 1,
+        "model": run.state.model,
+    }
+    for name, amount in (counters or {}).items():
+        values[name] = _runs.c[name] + amount
+    with runtime.engine.begin() as connection:
+        if not still_ours(connection, run.task.id, runtime.owner, runtime.settings.lease_seconds):
+            raise LostLease()
+        connection.execute(sa.update(_runs).where(_runs.c.id == run.state.id).values(values))
+        write_action_logs(connection, action_logs or [])
+        records.write(connection, events=events, metrics=run.pending_metrics)
+    run.pending_metrics = []
+    run.state.messages.extend(messages)
+
+
+def _on_attempt(run: _Run, attempt: Attempt, call: str) -> None:
+    metric = records.latency_metric(run.scope, attempt, model=run.state.model, call=call)
+    if attempt.ok:
+        run.pending_metrics.append(metric)  # written with the step
+        return
+    with run.runtime.engine.begin() as connection:
+        records.write(
+            connection,
+            metrics=[metric],
+            errors=[records.attempt_failure_log(run.scope, attempt, model=run.state.model)],
+            events=[
+                records.event(
+                    run.scope,
+                    EventType.ERROR,
+                    f"LLM attempt {attempt.number} failed: {attempt.error_kind}",
+                    {
+                        "attempt": attempt.number,
+                        "status_code": attempt.status_code,
+                        "error": attempt.error_message,
+                    },
+                )
+            ],
+        )
+
+
+def _succeed(run: _Run, output: Any) -> Outcome:
+    runtime, task = run.runtime, run.task
+    summary = summarize(output)
+    with runtime.engine.begin() as connection:
+        moved = TASK.apply(
+            connection,
+            task.id,
+            TaskStatus.SUCCEEDED,
+            sources=[TaskStatus.RUNNING],
+            where=[_tasks.c.lease_owner == runtime.owner],
+            values={
+                "result": {"output": output},
+                "result_summary": summary,
+                "error": None,
+                "finished_at": sa.func.now(),
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        if moved is None:
+            raise LostLease()
+        AGENT_RUN.apply(
+            connection,
+            run.state.id,
+            AgentRunStatus.COMPLETED,
+            values={"output": output, "output_summary": summary, "finished_at": sa.func.now()},
+        )
+        records.write(
+            connection,
+            metrics=run.pending_metrics,
+            events=[
+                records.event(run.scope, EventType.RESULT, summary, {"output": output}),
+                records.event(
+                    run.scope,
+                    EventType.AGENT_COMPLETE,
+                    f"agent '{run.agent.name}' done",
+                    {"llm_calls": run.state.llm_calls},
+                ),
+            ],
+        )
+    return Outcome(task.id, "succeeded", summary)
+
+
+def _fail(
+    runtime: Runtime,
+    task: ClaimedTask,
+    run: _Run | None,
+    scope: records.Scope,
+    error: BaseException,
+    message: str,
+    *,
+    severity: ErrorSeverity = ErrorSeverity.MEDIUM,
+) -> Outcome:
+    scope = run.scope if run is not None else scope
+    code = getattr(error, "code", "error")
+    with runtime.engine.begin() as connection:
+        moved = TASK.apply(
+            connection,
+            task.id,
+            TaskStatus.FAILED,
+            sources=[TaskStatus.RUNNING],
+            where=[_tasks.c.lease_owner == runtime.owner],
+            values={
+                "error": records.scrub_text(message),
+                "error_code": code,
+                "finished_at": sa.func.now(),
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        if moved is None:
+            return _abandon_in(connection, runtime, task, run)
+        if run is not None:
+            AGENT_RUN.apply(
+                connection,
+                run.state.id,
+                AgentRunStatus.FAILED,
+                values={"error": records.scrub_text(message), "finished_at": sa.func.now()},
+            )
+        records.write(
+            connection,
+            metrics=run.pending_metrics if run is not None else [],
+            events=[records.event(scope, EventType.ERROR, message, {"code": code})],
+            errors=[
+                records.error_log(
+                    scope,
+                    error_type=f"task.{code}",
+                    message=message,
+                    severity=severity,
+                    error=error,
+                )
+            ],
+        )
+    return Outcome(task.id, "failed", message)
+
+
+def _defer(runtime: Runtime, task: ClaimedTask, run: _Run | None, deferral: LLMDeferred) -> Outcome:
+    countdown = deferral.countdown
+    scope = run.scope if run is not None else records.Scope(task.tenant_id, task.id)
+    with runtime.engine.begin() as connection:
+        moved = TASK.apply(
+            connection,
+            task.id,
+            TaskStatus.PENDING,
+            sources=[TaskStatus.RUNNING],
+            where=[_tasks.c.lease_owner == runtime.owner],
+            values={
+                "not_before": sa.func.now() + timedelta(seconds=countdown),
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        if moved is None:
+            return _abandon_in(connection, runtime, task, run)
+        if run is not None:
+            AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.STARTED)
+        records.write(
+            connection,
+            metrics=run.pending_metrics if run else [],
+            events=[
+                records.event(
+                    scope,
+                    EventType.SYSTEM,
+                    f"waiting {countdown:g}s before the next LLM call ({deferral}); "
+                    "the worker slot is released meanwhile",
+                    {"countdown": countdown, "reason": "retry_after"},
+                ),
+            ],
+        )
+    runtime.publisher.publish(
+        RUN_TASK, {"task_id": str(task.id)}, countdown=countdown, priority=task.priority
+    )
+    return Outcome(task.id, "deferred", f"re-published with a {countdown:g}s countdown")
+
+
+def _abandon(runtime: Runtime, task: ClaimedTask, run: _Run | None) -> Outcome:
+    with runtime.engine.begin() as connection:
+        return _abandon_in(connection, runtime, task, run)
+
+
+def _abandon_in(
+    connection: sa.Connection, runtime: Runtime, task: ClaimedTask, run: _Run | None
+) -> Outcome:
+    """Stop quietly: the task was cancelled or another worker owns it now."""
+    status = connection.execute(
+        sa.select(_tasks.c.status).where(_tasks.c.id == task.id)
+    ).scalar_one_or_none()
+    if status == TaskStatus.CANCELLED and run is not None:
+        AGENT_RUN.apply(
+            connection,
+            run.state.id,
+            AgentRunStatus.CANCELLED,
+            values={"finished_at": sa.func.now()},
+        )
+        records.write(
+            connection,
+            events=[records.event(run.scope, EventType.SYSTEM, "stopped: the task was cancelled")],
+        )
+    return Outcome(task.id, "abandoned", f"task is {status}; this worker stopped")
+
+
+_ZERO = Decimal(0)
