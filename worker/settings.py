@@ -93,8 +93,13 @@ class Settings(BaseModel):
             raise ConfigurationError(f"invalid settings: {problems}") from error
 
     def price_of(self, model: str) -> tuple[Decimal, Decimal]:
-        """(input, output) USD per million tokens; unknown models cost 0 (and say so in events)."""
-        return self.prices.get(model, (Decimal(0), Decimal(0)))
+        """(input, output) USD per million tokens of the longest price-table entry that
+        ``model`` starts with (dated snapshots such as gpt-4o-mini-2024-07-18 match their
+        family); models the table does not know cost 0."""
+        if model in self.prices:
+            return self.prices[model]
+        matches = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(matches, key=len)] if matches else (Decimal(0), Decimal(0))
 
 
 def _parse_prices(raw: str) -> dict[str, tuple[Decimal, Decimal]]:

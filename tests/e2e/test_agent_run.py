@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
-import sqlalchemy as sa
-
-from models import AgentType, AIAgent, TaskStatus
+from models import TaskStatus
+from tests.support.agents import add_agent
 from tests.support.stack import Stack
-
-
-def add_agent(stack: Stack, name: str, tools: list[str], **configuration: object) -> None:
-    with stack.engine.begin() as connection:
-        tenant_id = connection.execute(
-            sa.text(
-                "INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme') "
-                "ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id"
-            )
-        ).scalar_one()
-        connection.execute(
-            sa.insert(AIAgent).values(
-                tenant_id=tenant_id,
-                name=name,
-                type=AgentType.SUPPORT,
-                version="1",
-                configuration={
-                    "model": "gpt-4o-mini",
-                    "tools": tools,
-                    "system_prompt": "You help.",
-                    **configuration,
-                },
-            )
-        )
 
 
 def test_happy_path_with_two_tool_calls_persists_rows_events_tokens_and_cost(
     stack: Stack,
 ) -> None:
-    add_agent(stack, "helper", ["current_time", "task_context"])
+    add_agent(stack.engine, "helper", tools=["current_time", "task_context"])
     stack.start_worker()
 
     task_id = stack.client.submit(tenant="acme", agent="helper", input="What time is it?")
@@ -84,3 +60,90 @@ def test_happy_path_with_two_tool_calls_persists_rows_events_tokens_and_cost(
         ("task_context", "success"),
     ]
     assert all(a.execution_time_ms is not None for a in actions)
+    (latency_metrics,) = stack.rows(
+        "SELECT count(*) AS n FROM ai_performance_metrics WHERE metric_category = 'latency'"
+    )
+    assert latency_metrics.n == 2
+
+
+def _llm_event_attempts(stack: Stack, task_id: object) -> list[int]:
+    return [
+        e.data["attempts"]
+        for e in stack.client.events(task_id)
+        if e.event_type.value == "LLM_CALL" and e.data
+    ]
+
+
+def test_a_429_with_retry_after_is_retried_and_every_attempt_recorded(stack: Stack) -> None:
+    model = add_agent(stack.engine, "limited")
+    stack.program_faults(model, {"status": 429, "retry_after": 1})
+    stack.start_worker()
+
+    started = time.monotonic()
+    task = stack.wait_for(stack.client.submit(tenant="acme", agent="limited", input="hi"))
+
+    assert task.status == TaskStatus.SUCCEEDED, task.error
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+    assert _llm_event_attempts(stack, task.id) == [2]
+    assert stack.llm_requests(model) == 2
+    (errors,) = stack.rows(
+        "SELECT count(*) AS n FROM ai_error_logs WHERE task_id = :t AND error_type = "
+        "'llm.http_429'",
+        t=task.id,
+    )
+    assert errors.n == 1
+    (metrics,) = stack.rows("SELECT count(*) AS n FROM ai_performance_metrics")
+    assert metrics.n == 2
+
+
+def test_two_server_errors_then_success_takes_three_attempts(stack: Stack) -> None:
+    model = add_agent(stack.engine, "flaky")
+    stack.program_faults(model, {"status": 500}, {"status": 500})
+    stack.start_worker()
+
+    task = stack.wait_for(stack.client.submit(tenant="acme", agent="flaky", input="hi"))
+
+    assert task.status == TaskStatus.SUCCEEDED, task.error
+    assert _llm_event_attempts(stack, task.id) == [3]
+    assert stack.llm_requests(model) == 3
+
+
+def test_a_401_fails_fast_with_a_readable_error_after_one_attempt(stack: Stack) -> None:
+    model = add_agent(stack.engine, "unauthorised")
+    stack.program_faults(model, {"status": 401})
+    stack.start_worker()
+
+    task = stack.wait_for(stack.client.submit(tenant="acme", agent="unauthorised", input="hi"))
+
+    assert task.status == TaskStatus.FAILED
+    assert task.error is not None
+    assert "HTTP 401" in task.error and "check the API key" in task.error
+    assert "after 1 attempt" in task.error
+    assert stack.llm_requests(model) == 1
+    (run,) = stack.rows("SELECT status, error FROM agent_runs WHERE task_id = :t", t=task.id)
+    assert run.status == "FAILED"
+    assert [e.event_type.value for e in stack.client.events(task.id)][-1] == "ERROR"
+
+
+def test_a_long_retry_after_frees_the_worker_slot_until_the_wait_is_over(stack: Stack) -> None:
+    patient = add_agent(stack.engine, "patient")
+    add_agent(stack.engine, "quick")
+    stack.program_faults(patient, {"status": 429, "retry_after": 3})
+    stack.start_worker(concurrency=1, AGENTWORKER_DEFER_THRESHOLD_SECONDS="1")
+
+    waiting = stack.client.submit(tenant="acme", agent="patient", input="wait for me")
+    stack.wait_for(waiting, statuses={TaskStatus.PENDING}, timeout=15)
+    deferred_at = time.monotonic()
+    quick = stack.wait_for(stack.client.submit(tenant="acme", agent="quick", input="go"))
+
+    assert quick.status == TaskStatus.SUCCEEDED
+    assert time.monotonic() - deferred_at < 2.5  # ran in the only slot during the wait
+    assert stack.client.get_task(waiting).status == TaskStatus.PENDING
+    finished = stack.wait_for(waiting, timeout=20)
+    assert finished.status == TaskStatus.SUCCEEDED, finished.error
+    assert time.monotonic() - deferred_at >= 2.0
+    system = [
+        e.content or "" for e in stack.client.events(waiting) if e.event_type.value == "SYSTEM"
+    ]
+    assert any("worker slot is released" in text for text in system)
+    assert stack.llm_requests(patient) == 2

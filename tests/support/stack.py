@@ -5,11 +5,13 @@ test can program its faults and read its request counts)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,6 +85,7 @@ class Stack:
             AGENTWORKER_LEASE_SECONDS="10",
             AGENTWORKER_LLM_BACKOFF_INITIAL_SECONDS="0.05",
             AGENTWORKER_LLM_BACKOFF_MAX_SECONDS="0.2",
+            AGENTWORKER_PRICE_TABLE=json.dumps({"model-": {"input": 0.15, "output": 0.6}}),
             PYTHONUNBUFFERED="1",
         )
         env.update(overrides)
@@ -151,6 +154,22 @@ class Stack:
                 f"worker logs:\n" + "\n".join(w.log()[-3000:] for w in self.workers)
             ),
         )
+
+    def llm_admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the local LLM server's admin API (``/_faults``, ``/_stats``)."""
+        root = self.llm.base_url.removesuffix("/v1")
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            root + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def program_faults(self, model: str, *faults: dict[str, Any]) -> None:
+        self.llm_admin("POST", "/_faults", {"model": model, "faults": list(faults)})
+
+    def llm_requests(self, model: str) -> int:
+        return int(self.llm_admin("GET", "/_stats")["by_model"].get(model, 0))
 
     def rows(self, sql: str, **params: Any) -> list[sa.Row[Any]]:
         with self.engine.connect() as connection:
