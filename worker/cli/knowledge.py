@@ -1,0 +1,129 @@
+"""``agentworker knowledge ingest | search``: run in this process, no worker needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import click
+import sqlalchemy as sa
+
+from models.db import create_sync_engine
+from worker.cli.output import as_json, table
+from worker.contract import IngestKnowledgeRequest, parse_payload
+from worker.gateway import LLMGateway
+from worker.knowledge import embedder_for, ingest, search
+from worker.llm_server import LocalLLMServer
+from worker.settings import Settings, get_settings
+from worker.submission import resolve_tenant
+
+
+@click.group()
+def knowledge() -> None:
+    """A tenant's knowledge base (retrieval for the search_knowledge tool)."""
+
+
+@dataclass
+class _Services:
+    settings: Settings
+    engine: sa.Engine
+    gateway: LLMGateway
+    _local: LocalLLMServer | None = None
+
+    def local_base_url(self) -> str:
+        if self._local is None:
+            self._local = LocalLLMServer()
+            self._local.start()
+        return self._local.base_url
+
+
+@contextmanager
+def _services() -> Iterator[_Services]:
+    settings = get_settings()
+    services = _Services(settings, create_sync_engine(settings.database_url), LLMGateway(settings))
+    try:
+        yield services
+    finally:
+        services.gateway.close()
+        if services._local is not None:
+            services._local.stop()
+        services.engine.dispose()
+
+
+@knowledge.command("ingest")
+@click.option("--tenant", required=True)
+@click.option("--name", required=True, help="A name for the document.")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--text", help="The document inline.")
+@click.option("--chunk-size", type=int)
+@click.option("--chunk-overlap", type=int)
+@click.option("--json", "as_json_output", is_flag=True)
+def ingest_command(
+    tenant: str,
+    name: str,
+    path: str | None,
+    text: str | None,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    as_json_output: bool,
+) -> None:
+    """Chunk, embed and store a document (a no-op if the same content is already there)."""
+    fields = {
+        "tenant": tenant,
+        "name": name,
+        "path": path,
+        "text": text,
+        "source_type": "markdown" if path and path.endswith(".md") else "text",
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+    }
+    request = parse_payload(
+        IngestKnowledgeRequest, {k: v for k, v in fields.items() if v is not None}
+    )
+    with _services() as services:
+        result = ingest(
+            services.engine,
+            services.settings,
+            services.gateway,
+            request,
+            local_base_url=services.local_base_url,
+        )
+    if as_json_output:
+        click.echo(as_json(result))
+    elif result.created:
+        click.echo(f"ingested '{name}': {result.chunks} chunks (source {result.source_id})")
+    else:
+        click.echo(f"'{name}' has the same content as source {result.source_id}: nothing to do")
+
+
+@knowledge.command("search")
+@click.option("--tenant", required=True)
+@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--json", "as_json_output", is_flag=True)
+@click.argument("query")
+def search_command(tenant: str, k: int, as_json_output: bool, query: str) -> None:
+    """The tenant's passages nearest to QUERY, best first."""
+    with _services() as services, services.engine.begin() as connection:
+        tenant_id = resolve_tenant(connection, tenant)
+        embed = embedder_for(
+            connection, services.settings, services.gateway, tenant_id, services.local_base_url
+        )
+        hits = search(connection, embed, tenant_id, query, k)
+    if as_json_output:
+        click.echo(as_json(hits))
+        return
+    click.echo(
+        table(
+            [
+                (
+                    f"{h.score:.3f}",
+                    h.source_name,
+                    h.chunk_index,
+                    h.content[:90] + ("…" if len(h.content) > 90 else ""),
+                )
+                for h in hits
+            ],
+            ["score", "source", "chunk", "passage"],
+        )
+    )
