@@ -108,5 +108,7 @@ def check_output(content: str, schema: dict[str, Any] | None) -> ValidOutput | I
 
 
 def summarize(output: Any, limit: int = 500) -> str:
-    text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+    text = (
+        output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, default=str)
+    )
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import jsonschema
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models import AgentStatus, AIAgent
 from worker.contract import describe_validation_error
@@ -35,6 +36,18 @@ class AgentConfiguration(BaseModel):
     max_steps: Annotated[int, Field(ge=1, le=100)] = 8
     max_tokens: Annotated[int | None, Field(gt=0)] = None
     output_schema: dict[str, Any] | None = None
+
+    @field_validator("output_schema")
+    @classmethod
+    def _is_a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as error:
+                raise ValueError(
+                    f"output_schema is not a valid JSON Schema: {error.message}"
+                ) from None
+        return schema
 
 
 @dataclass(frozen=True)

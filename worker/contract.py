@@ -14,7 +14,7 @@ import json
 import uuid
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from worker.errors import AgentWorkerError
 
@@ -23,6 +23,7 @@ RUN_TASK = "agents.run_task"
 INGEST_KNOWLEDGE = "knowledge.ingest"
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+_TRIMMED = r"^\S(.*\S)?$"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -33,21 +34,25 @@ class InvalidPayload(AgentWorkerError):
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    # Strict scalars, so the code accepts exactly what the published JSON Schema does.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RunTaskRequest(_Payload):
     """``agents.run_task`` v1: run one agent on one input for one tenant."""
 
     tenant: Annotated[
-        str, Field(min_length=1, max_length=100, description="Tenant id (UUID) or slug.")
+        StrictStr,
+        Field(
+            min_length=1, max_length=100, pattern=_TRIMMED, description="Tenant id (UUID) or slug."
+        ),
     ]
     agent: Annotated[
-        str,
+        StrictStr,
         Field(min_length=1, max_length=100, pattern=_NAME, description="The agent's name."),
     ]
     input: Annotated[
-        str | dict[str, Any],
+        StrictStr | dict[str, Any],
         Field(description="What to ask: text, or a JSON object (sent to the agent as JSON)."),
     ]
     idempotency_key: Annotated[
@@ -61,7 +66,7 @@ class RunTaskRequest(_Payload):
         ),
     ] = None
     priority: Annotated[
-        int, Field(default=0, ge=0, le=9, description="0 (default) to 9 (most urgent).")
+        StrictInt, Field(default=0, ge=0, le=9, description="0 (default) to 9 (most urgent).")
     ] = 0
     metadata: Annotated[
         dict[str, Any],
@@ -90,18 +95,35 @@ class IngestKnowledgeRequest(_Payload):
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
 
 
-def describe_validation_error(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError, root: str = "payload") -> str:
     """One readable sentence per problem: "field 'agent': String should match pattern …"."""
-    problems = []
+    problems: dict[str, list[str]] = {}
     for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or "payload"
+        # Drop pydantic's names for union members ("constrained-str", "dict[str,any]").
+        parts = [str(p) for p in item["loc"] if isinstance(p, int) or _is_field_name(str(p))]
+        location = ".".join(parts) or root
         if item["type"] == "extra_forbidden":
-            problems.append(f"unknown field '{location}' (not part of the contract)")
+            problems[f"extra:{location}"] = [
+                f"unknown field '{location}' (not part of the contract)"
+            ]
         elif item["type"] == "missing":
-            problems.append(f"field '{location}' is required")
+            problems[f"missing:{location}"] = [f"field '{location}' is required"]
         else:
-            problems.append(f"field '{location}': {item['msg']}")
-    return "; ".join(problems)
+            problems.setdefault(location, []).append(item["msg"])
+    sentences = []
+    for key, texts in problems.items():
+        if key.startswith(("extra:", "missing:")):
+            sentences.append(texts[0])
+        else:
+            sentences.append(f"field '{key}': " + ", or ".join(texts))
+    return "; ".join(sentences)
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
+
+
+def _is_field_name(part: str) -> bool:
+    return part.isidentifier() and part not in _UNION_TAGS
 
 
 def parse_payload(model: type[M], payload: Any) -> M:

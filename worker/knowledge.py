@@ -58,8 +58,9 @@ class Hit:
 
 
 def chunk_text(text: str, size: int, overlap: int) -> list[str]:
-    """Windows of about ``size`` characters, cut at whitespace, each repeating the last
-    ``overlap`` characters of the one before."""
+    """Windows of at most ``size`` characters, cut at whitespace (a longer word stands alone).
+    Each window starts with the last words of the one before, up to ``overlap`` characters,
+    but always adds at least one new word."""
     if overlap >= size:
         raise KnowledgeInputError(
             f"chunk overlap ({overlap}) must be smaller than the chunk size ({size})"
@@ -68,19 +69,28 @@ def chunk_text(text: str, size: int, overlap: int) -> list[str]:
     chunks: list[str] = []
     start = 0
     while start < len(words):
-        length, end = 0, start
-        while end < len(words) and (length + len(words[end]) + 1 <= size or end == start):
-            length += len(words[end]) + 1
+        end, length = start + 1, len(words[start])
+        while end < len(words) and length + 1 + len(words[end]) <= size:
+            length += 1 + len(words[end])
             end += 1
         chunks.append(" ".join(words[start:end]))
-        if end >= len(words):
+        if end == len(words):
             break
-        back, kept = end, 0
-        while back > start + 1 and kept + len(words[back - 1]) + 1 <= overlap:
-            back -= 1
-            kept += len(words[back]) + 1
-        start = back
+        start = _overlap_start(words, start, end, size, overlap)
     return chunks
+
+
+def _overlap_start(words: list[str], start: int, end: int, size: int, overlap: int) -> int:
+    """Where the next window starts: the tail of this one that fits in ``overlap`` characters
+    and still leaves room for the next new word."""
+    back, kept = end, -1
+    while back - 1 > start and kept + 1 + len(words[back - 1]) <= overlap:
+        back -= 1
+        kept += 1 + len(words[back])
+    while back < end and kept + 1 + len(words[end]) > size:  # the next word must fit too
+        kept -= 1 + len(words[back])
+        back += 1
+    return back
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ than ``policy.defer_threshold`` is not slept at all: the caller defers the run (
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -62,26 +63,31 @@ def retry_after_seconds(headers: object, now: float | None = None) -> float | No
     get = getattr(headers, "get", None)
     if get is None:
         return None
-    if (millis := get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
+    if (millis := _finite(get("retry-after-ms"))) is not None:
+        return max(0.0, millis / 1000)
     raw = get("retry-after")
     if raw is None:
         return None
+    if (seconds := _finite(raw)) is not None:
+        return max(0.0, seconds)
     try:
-        return max(0.0, float(raw))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - (time.time() if now is None else now))
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None  # unreadable: fall back to our own backoff
+    return max(0.0, parsed.timestamp() - (time.time() if now is None else now))
+
+
+def _finite(raw: object) -> float | None:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def backoff(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
     """Exponential backoff with full jitter: uniform(0, min(max, initial * 2^(attempt-1)))."""
-    ceiling = min(policy.backoff_max, policy.backoff_initial * 2 ** (attempt - 1))
+    ceiling = min(policy.backoff_max, policy.backoff_initial * 2 ** min(attempt - 1, 60))
     return rng.uniform(0, ceiling)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from worker.errors import ConfigurationError
 
@@ -76,7 +76,7 @@ class Settings(BaseModel):
         }
         for field in cls.model_fields:
             value = get(f"AGENTWORKER_{field.upper()}")
-            if value is not None and field not in raw:
+            if value is not None and field not in raw and field not in _NOT_PLAIN_VARIABLES:
                 raw[field] = value
         if (prices := get("AGENTWORKER_PRICE_TABLE")) is not None:
             raw["prices"] = _parse_prices(prices)
@@ -87,10 +87,19 @@ class Settings(BaseModel):
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})
         except ValidationError as error:
             problems = "; ".join(
-                f"AGENTWORKER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                f"AGENTWORKER_{'_'.join(map(str, e['loc'])).upper() or 'SETTINGS'}: {e['msg']}"
                 for e in error.errors()
             )
             raise ConfigurationError(f"invalid settings: {problems}") from error
+
+    @model_validator(mode="after")
+    def _overlap_fits_in_a_chunk(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                f"({self.chunk_size})"
+            )
+        return self
 
     def price_of(self, model: str) -> tuple[Decimal, Decimal]:
         """(input, output) USD per million tokens of the longest price-table entry that
@@ -105,15 +114,22 @@ class Settings(BaseModel):
 def _parse_prices(raw: str) -> dict[str, tuple[Decimal, Decimal]]:
     try:
         table = json.loads(raw)
-        return {
+        prices = {
             model: (Decimal(str(p["input"])), Decimal(str(p["output"])))
             for model, p in table.items()
         }
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        if any(not price.is_finite() or price < 0 for pair in prices.values() for price in pair):
+            raise ValueError("prices must be finite and not negative")
+        return prices
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as error:
         raise ConfigurationError(
             "AGENTWORKER_PRICE_TABLE must be JSON like "
             '{"gpt-4o-mini": {"input": 0.15, "output": 0.60}} (USD per million tokens)'
         ) from error
+
+
+#: Fields read from their own variables (standard names, or parsed above), not AGENTWORKER_<NAME>.
+_NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys"})
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Workflows: definitions validated when saved, and the engine that runs them step by step."""
