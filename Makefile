@@ -29,7 +29,7 @@ dev: $(STAMP)
 	$(BIN)/agentworker dev
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .agentworker

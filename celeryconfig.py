@@ -83,6 +83,11 @@ beat_schedule = {
         "schedule": _float("AGENTWORKER_REAPER_INTERVAL_SECONDS", 15.0),
         "options": {"queue": "maintenance", "expires": 60},
     },
+    "expire-approvals": {
+        "task": "maintenance.expire_approvals",
+        "schedule": _float("AGENTWORKER_APPROVAL_EXPIRY_INTERVAL_SECONDS", 30.0),
+        "options": {"queue": "maintenance", "expires": 60},
+    },
 }
 
 worker_hijack_root_logger = False

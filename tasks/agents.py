@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from worker.app import app
 from worker.handlers import handle_run_task
@@ -17,7 +17,7 @@ from worker.runtime import process_runtime
     bind=True,
     acks_late=True,
     max_retries=10,
-    autoretry_for=(DBAPIError,),
+    autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=2,
     retry_backoff_max=60,
     retry_jitter=True,

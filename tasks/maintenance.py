@@ -1,8 +1,9 @@
-"""``maintenance.reap``: re-publish stranded work (run by Celery beat)."""
+"""Periodic upkeep, run by Celery beat: re-publish stranded work, expire approvals."""
 
 from __future__ import annotations
 
 from worker.app import app
+from worker.approvals import expire_due
 from worker.reaper import reap as reap_stranded_work
 from worker.runtime import process_runtime
 
@@ -13,4 +14,11 @@ def reap() -> dict[str, int]:
     return {
         "requeued_after_lost_worker": report.requeued_after_lost_worker,
         "republished_pending": report.republished_pending,
+        "advanced_executions": report.advanced_executions,
     }
+
+
+@app.task(name="maintenance.expire_approvals", ignore_result=True)
+def expire_approvals() -> dict[str, int]:
+    runtime = process_runtime()
+    return {"expired": expire_due(runtime.engine, runtime.publisher)}

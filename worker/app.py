@@ -5,7 +5,13 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-TASK_MODULES = ["tasks.agents", "tasks.knowledge", "tasks.maintenance"]
+TASK_MODULES = [
+    "tasks.agents",
+    "tasks.knowledge",
+    "tasks.workflows",
+    "tasks.approvals",
+    "tasks.maintenance",
+]
 
 
 def create_app(broker_url: str | None = None) -> Celery:

@@ -41,12 +41,11 @@ from models import (
     User,
 )
 from worker import records
-from worker.contract import RUN_TASK
+from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.errors import AgentWorkerError
 from worker.runtime import Publisher
 from worker.states import APPROVAL, TASK
 
-ADVANCE_WORKFLOW = "workflows.advance"
 ROLE_RANK = {
     MembershipRole.MEMBER: 0,
     MembershipRole.APPROVER: 1,
@@ -219,7 +218,7 @@ def _notify_approvers(
             f"{approval_id}",
             "personalization_data": {"approval_id": str(approval_id)},
             "delivery_status": DeliveryStatus.SENT,
-            "sent_at": sa.func.now(),
+            "sent_at": records.now(),
             "generated_by_agent_id": agent_id,
         }
         for user in eligible_approvers(connection, tenant_id, required_role)

@@ -18,15 +18,34 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models import EventLog, EventType, Task, TaskStatus
+from models import (
+    AIWorkflow,
+    AIWorkflowExecution,
+    ApprovalStatus,
+    EventLog,
+    EventType,
+    ExecutionStatus,
+    Task,
+    TaskStatus,
+)
 from models.db import create_sync_engine
-from worker.contract import RUN_TASK, RunTaskRequest, parse_payload
+from worker.approvals import ApprovalView, Decision, list_approvals, resolve
+from worker.cancellation import Cancelled, cancel
+from worker.contract import (
+    ADVANCE_WORKFLOW,
+    RUN_TASK,
+    RunTaskRequest,
+    StartWorkflowRequest,
+    parse_payload,
+)
 from worker.errors import AgentWorkerError
 from worker.runtime import CeleryPublisher, Publisher
 from worker.settings import Settings, get_settings
 from worker.submission import Submitted, create_task
+from worker.workflows.engine import start_execution
 
 _tasks = Task.__table__
+_executions = AIWorkflowExecution.__table__
 
 
 class TaskNotFound(AgentWorkerError):
@@ -52,6 +71,28 @@ class TaskView:
     @property
     def done(self) -> bool:
         return self.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ExecutionView:
+    id: uuid.UUID
+    workflow: str
+    version: int
+    status: ExecutionStatus
+    current_step: str | None
+    steps: dict[str, Any]
+    output: dict[str, Any]
+    error: dict[str, Any] | None
+    started_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def done(self) -> bool:
+        return self.status in (
+            ExecutionStatus.COMPLETED,
+            ExecutionStatus.FAILED,
+            ExecutionStatus.CANCELLED,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,6 +156,81 @@ class AgentWorkerClient:
                 priority=request.priority,
             )
         return submitted
+
+    def start_workflow(
+        self,
+        *,
+        tenant: str,
+        workflow: str,
+        input: str | dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> uuid.UUID:
+        """Start a workflow; return its execution id (the existing one for a repeated key)."""
+        fields = {
+            "tenant": tenant,
+            "workflow": workflow,
+            "input": input,
+            "idempotency_key": idempotency_key,
+        }
+        request = parse_payload(
+            StartWorkflowRequest, {k: v for k, v in fields.items() if v is not None}
+        )
+        with self.engine.begin() as connection:
+            started = start_execution(
+                connection,
+                tenant=request.tenant,
+                workflow=request.workflow,
+                input=request.input,
+                idempotency_key=request.idempotency_key,
+            )
+        if started.created:
+            self.publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(started.execution_id)})
+        return started.execution_id
+
+    def get_execution(self, execution_id: uuid.UUID | str) -> ExecutionView:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(_executions, AIWorkflow.name.label("workflow"))
+                .join(AIWorkflow, AIWorkflow.id == _executions.c.workflow_id)
+                .where(_executions.c.id == _uuid(execution_id))
+            ).one_or_none()
+        if row is None:
+            raise TaskNotFound(f"no workflow execution {execution_id}")
+        return ExecutionView(
+            id=row.id,
+            workflow=row.workflow,
+            version=row.workflow_version,
+            status=ExecutionStatus(row.status),
+            current_step=row.current_step,
+            steps=row.step_states,
+            output=row.output_data,
+            error=row.error_log or None,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+        )
+
+    def approvals(
+        self,
+        *,
+        tenant: str | None = None,
+        statuses: tuple[ApprovalStatus, ...] = (ApprovalStatus.PENDING,),
+    ) -> list[ApprovalView]:
+        return list_approvals(self.engine, tenant=tenant, statuses=statuses)
+
+    def resolve_approval(
+        self,
+        approval_id: uuid.UUID | str,
+        decision: Decision,
+        *,
+        user: str,
+        comment: str | None = None,
+    ) -> ApprovalView:
+        return resolve(self.engine, self.publisher, approval_id, decision, user, comment)
+
+    def cancel(
+        self, target_id: uuid.UUID | str, *, reason: str = "cancelled by an operator"
+    ) -> Cancelled:
+        return cancel(self.engine, self.publisher, target_id, reason=reason)
 
     def get_task(self, task_id: uuid.UUID | str) -> TaskView:
         with self.engine.connect() as connection:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -21,6 +21,9 @@ from worker.errors import AgentWorkerError
 CONTRACT_VERSION = 1
 RUN_TASK = "agents.run_task"
 INGEST_KNOWLEDGE = "knowledge.ingest"
+START_WORKFLOW = "workflows.start"
+ADVANCE_WORKFLOW = "workflows.advance"
+RESOLVE_APPROVAL = "approvals.resolve"
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 _TRIMMED = r"^\S(.*\S)?$"
@@ -95,6 +98,39 @@ class IngestKnowledgeRequest(_Payload):
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
 
 
+class StartWorkflowRequest(_Payload):
+    """``workflows.start`` v1: start a workflow execution for one tenant."""
+
+    tenant: Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=_TRIMMED)]
+    workflow: Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_NAME)]
+    input: Annotated[
+        StrictStr | dict[str, Any],
+        Field(
+            default_factory=dict,
+            description="The workflow input (templates see it as "
+            "'input'); an 'event_id' in it ties the execution to that event.",
+        ),
+    ]
+    idempotency_key: Annotated[
+        StrictStr | None, Field(default=None, min_length=1, max_length=255)
+    ] = None
+
+
+class ExecutionReference(_Payload):
+    execution_id: uuid.UUID
+
+
+class ResolveApprovalRequest(_Payload):
+    """``approvals.resolve`` v1: decide a pending approval as a user of its tenant."""
+
+    approval_id: uuid.UUID
+    decision: Literal["approve", "reject"]
+    user: Annotated[
+        StrictStr, Field(min_length=1, max_length=320, description="The approver's email or id.")
+    ]
+    comment: Annotated[StrictStr | None, Field(default=None, max_length=5000)] = None
+
+
 def describe_validation_error(error: ValidationError, root: str = "payload") -> str:
     """One readable sentence per problem: "field 'agent': String should match pattern …"."""
     problems: dict[str, list[str]] = {}
@@ -156,5 +192,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         f"{RUN_TASK}.v{CONTRACT_VERSION}.json": schema(RunTaskRequest, RUN_TASK),
         f"{INGEST_KNOWLEDGE}.v{CONTRACT_VERSION}.json": schema(
             IngestKnowledgeRequest, INGEST_KNOWLEDGE
+        ),
+        f"{START_WORKFLOW}.v{CONTRACT_VERSION}.json": schema(StartWorkflowRequest, START_WORKFLOW),
+        f"{RESOLVE_APPROVAL}.v{CONTRACT_VERSION}.json": schema(
+            ResolveApprovalRequest, RESOLVE_APPROVAL
         ),
     }

@@ -7,9 +7,19 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from models import TaskStatus
+from models import ErrorSeverity, TaskStatus
+from worker import records
 from worker.agents import UnknownAgent
-from worker.contract import InvalidPayload, RunTaskRequest, TaskReference, parse_payload
+from worker.approvals import ApprovalError, resolve
+from worker.contract import (
+    ExecutionReference,
+    InvalidPayload,
+    ResolveApprovalRequest,
+    RunTaskRequest,
+    StartWorkflowRequest,
+    TaskReference,
+    parse_payload,
+)
 from worker.errors import AgentWorkerError
 from worker.runner import Outcome, execute_task
 from worker.runtime import Runtime
@@ -19,7 +29,10 @@ from worker.submission import (
     create_task,
     message_key,
     record_rejected,
+    resolve_tenant,
 )
+from worker.workflows.definition import InvalidWorkflow
+from worker.workflows.engine import UnknownWorkflow, advance, start_execution
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +72,82 @@ def _reject(
     log.warning("rejected %s: %s", message_id, error)
     task_id = rejected.task_id if rejected is not None else uuid.UUID(int=0)
     return Outcome(task_id, "failed", str(error))
+
+
+def handle_start_workflow(
+    runtime: Runtime, payload: Mapping[str, Any], message_id: str
+) -> dict[str, str]:
+    """``workflows.start``: create the execution (once per idempotency key) and advance it."""
+    try:
+        request = parse_payload(StartWorkflowRequest, payload)
+        with runtime.engine.begin() as connection:
+            started = start_execution(
+                connection,
+                tenant=request.tenant,
+                workflow=request.workflow,
+                input=request.input,
+                idempotency_key=request.idempotency_key or message_key(message_id),
+            )
+    except (InvalidPayload, UnknownTenant, UnknownWorkflow, UnknownAgent, InvalidWorkflow) as error:
+        _keep_rejected_start(runtime, payload, error, message_id)
+        return {"status": "rejected", "error": str(error)}
+    status = advance(runtime.engine, runtime.publisher, started.execution_id)
+    return {"execution_id": str(started.execution_id), "status": status}
+
+
+def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:
+    reference = parse_payload(ExecutionReference, payload)
+    status = advance(runtime.engine, runtime.publisher, reference.execution_id)
+    return {"execution_id": str(reference.execution_id), "status": status}
+
+
+def handle_resolve_approval(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:
+    """``approvals.resolve``: refusals and late decisions are answered, never retried."""
+    request = parse_payload(ResolveApprovalRequest, payload)
+    try:
+        view = resolve(
+            runtime.engine,
+            runtime.publisher,
+            request.approval_id,
+            request.decision,
+            request.user,
+            request.comment,
+        )
+    except ApprovalError as error:
+        log.warning("approval %s not resolved: %s", request.approval_id, error)
+        return {
+            "approval_id": str(request.approval_id),
+            "status": "refused",
+            "code": error.code,
+            "reason": str(error),
+        }
+    return {"approval_id": str(view.id), "status": view.status.value}
+
+
+def _keep_rejected_start(
+    runtime: Runtime, payload: Mapping[str, Any], error: AgentWorkerError, message_id: str
+) -> None:
+    tenant_id = None
+    reference = payload.get("tenant") if isinstance(payload, Mapping) else None
+    if isinstance(reference, str):
+        with runtime.engine.connect() as connection:
+            try:
+                tenant_id = resolve_tenant(connection, reference)
+            except UnknownTenant:
+                tenant_id = None
+    with runtime.engine.begin() as connection:
+        records.write(
+            connection,
+            errors=[
+                records.error_log(
+                    records.Scope(tenant_id=tenant_id),
+                    error_type=f"workflow_start.{error.code}",
+                    message=str(error),
+                    severity=ErrorSeverity.HIGH,
+                    context={
+                        "broker_message_id": message_id,
+                        "payload": records.scrub(dict(payload)),
+                    },
+                )
+            ],
+        )

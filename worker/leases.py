@@ -40,6 +40,7 @@ class ClaimedTask:
     attempts: int
     title: str | None
     priority: int
+    workflow_execution_id: uuid.UUID | None
 
 
 def claim_task(
@@ -75,6 +76,7 @@ def claim_task(
             Task.attempts,
             Task.title,
             Task.priority,
+            Task.workflow_execution_id,
         )
     ).one_or_none()
     return ClaimedTask(**row._mapping) if row is not None else None

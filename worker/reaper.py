@@ -13,18 +13,20 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import EventType, Task, TaskStatus
+from models import AIWorkflowExecution, EventType, ExecutionStatus, Task, TaskStatus
 from worker import records
-from worker.contract import RUN_TASK
+from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.runtime import Runtime
 
 _tasks = Task.__table__
+_executions = AIWorkflowExecution.__table__
 
 
 @dataclass(frozen=True)
 class ReapReport:
     requeued_after_lost_worker: int
     republished_pending: int
+    advanced_executions: int
 
 
 def reap(runtime: Runtime, *, limit: int = 500) -> ReapReport:
@@ -71,6 +73,32 @@ def reap(runtime: Runtime, *, limit: int = 500) -> ReapReport:
             .values(updated_at=sa.func.now())  # so it is not re-published again at once
             .returning(_tasks.c.id, _tasks.c.priority)
         ).all()
+        # A workflow whose advance message was lost (a crash between a step's commit and its
+        # publish) shows as a running execution that has not moved for a while.
+        idle = (
+            connection.execute(
+                sa.update(_executions)
+                .where(
+                    _executions.c.id.in_(
+                        sa.select(_executions.c.id)
+                        .where(
+                            _executions.c.status.in_(
+                                [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]
+                            ),
+                            _executions.c.updated_at < sa.func.now() - stale_after,
+                        )
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .values(updated_at=sa.func.now())
+                .returning(_executions.c.id)
+            )
+            .scalars()
+            .all()
+        )
     for row in [*expired, *stale]:
         runtime.publisher.publish(RUN_TASK, {"task_id": str(row.id)}, priority=row.priority)
-    return ReapReport(len(expired), len(stale))
+    for execution_id in idle:
+        runtime.publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(execution_id)})
+    return ReapReport(len(expired), len(stale), len(idle))

@@ -6,6 +6,7 @@ lease, so a cancelled or reclaimed task stops at its next checkpoint.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from models import (
     AgentRun,
     AgentRunStatus,
+    Approval,
+    ApprovalKind,
+    ApprovalStatus,
     ErrorSeverity,
     EventType,
     ModelUsageType,
@@ -39,18 +43,21 @@ from worker.agent_loop import (
     summarize,
 )
 from worker.agents import AgentDefinition, find_agent, load_agent
-from worker.contract import RUN_TASK
+from worker.approvals import request_approval
+from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.errors import AgentWorkerError
 from worker.gateway import Attempt, LLMCallFailed, LLMDeferred, ProviderConfig
 from worker.leases import ClaimedTask, claim_task, still_ours
 from worker.providers import resolve_provider
 from worker.runtime import Runtime
 from worker.states import AGENT_RUN, TASK
-from worker.tool_calls import ToolCallScope, run_tool_call, write_action_logs
+from worker.tool_calls import ToolCallScope, refused_call, run_tool_call, write_action_logs
 from worker.tools import ToolContext
 
 log = logging.getLogger(__name__)
 _runs = AgentRun.__table__
+#: A run in these states continues where it stopped when its task is claimed again.
+_RESUMABLE = (AgentRunStatus.STARTED, AgentRunStatus.RUNNING, AgentRunStatus.WAITING_APPROVAL)
 _tasks = Task.__table__
 
 
@@ -63,6 +70,10 @@ class Outcome:
 
 class LostLease(Exception):
     """The task was cancelled or taken over while this worker was away from the database."""
+
+
+class AwaitingApproval(Exception):
+    """The run waits for a person's decision; the task has been parked, holding no worker."""
 
 
 @dataclass
@@ -98,11 +109,13 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
         return _loop(run)
     except LostLease:
         return _abandon(runtime, task, run)
+    except AwaitingApproval:
+        return Outcome(task.id, "awaiting_approval", "parked until an approver decides")
     except LLMDeferred as deferral:
         return _defer(runtime, task, run, deferral)
     except (LLMCallFailed, AgentWorkerError) as error:
         return _fail(runtime, task, run or None, scope, error, str(error))
-    except sa.exc.DBAPIError:
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
         raise  # the database is unreachable: let the task layer retry the message
     except Exception as error:
         log.exception("task %s failed unexpectedly", task.id)
@@ -131,7 +144,7 @@ def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> _Run:
             sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
             .where(
                 _runs.c.task_id == task.id,
-                _runs.c.status.in_([AgentRunStatus.STARTED, AgentRunStatus.RUNNING]),
+                _runs.c.status.in_(_RESUMABLE),
             )
             .order_by(_runs.c.started_at.desc())
             .limit(1)
@@ -140,7 +153,7 @@ def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> _Run:
             tenant_id=task.tenant_id, task_id=task.id, agent_id=agent.id, agent_name=agent.name
         )
         if existing is not None:
-            if existing.status == AgentRunStatus.STARTED:
+            if existing.status != AgentRunStatus.RUNNING:
                 AGENT_RUN.apply(connection, existing.id, AgentRunStatus.RUNNING)
             state = RunState(existing.id, list(existing.messages), existing.llm_calls, model)
             scope = records.Scope(**{**scope.__dict__, "agent_run_id": existing.id})
@@ -305,8 +318,12 @@ def _run_tools(run: _Run, step: RunTools) -> None:
         session_factory=runtime.sessions,
         services={"runtime": runtime},
     )
+    refusals = _gate(run, scope, step.calls)
     outcomes = [
-        run_tool_call(runtime.engine, runtime.tools, scope, call, context) for call in step.calls
+        refused_call(scope, call, runtime.tools, refusals[call["id"]])
+        if call["id"] in refusals
+        else run_tool_call(runtime.engine, runtime.tools, scope, call, context)
+        for call in step.calls
     ]
     events = [
         records.event(
@@ -331,6 +348,98 @@ def _run_tools(run: _Run, step: RunTools) -> None:
         action_logs=[o.action_log for o in outcomes],
     )
     faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
+
+
+def _needs_approval(run: _Run, scope: ToolCallScope, call: dict[str, Any]) -> bool:
+    name = call.get("function", {}).get("name", "")
+    tools = run.runtime.tools
+    return name in scope.allowed_tools and name in tools and tools.get(name).needs_approval
+
+
+def _gate(run: _Run, scope: ToolCallScope, calls: tuple[dict[str, Any], ...]) -> dict[str, str]:
+    """Tools that need approval never run without one. Request what is missing and park the
+    task while any is pending; return the refusals (call id -> why) once all are decided."""
+    gated = [call for call in calls if _needs_approval(run, scope, call)]
+    if not gated:
+        return {}
+    runtime, task = run.runtime, run.task
+    with runtime.engine.begin() as connection:
+        decided = {
+            row.tool_call_id: row
+            for row in connection.execute(
+                sa.select(Approval.tool_call_id, Approval.status, Approval.decision_comment)
+                .where(
+                    Approval.agent_run_id == run.state.id,
+                    Approval.tool_call_id.in_([c["id"] for c in gated]),
+                )
+                .with_for_update()  # a decision now waits for this transaction
+            )
+        }
+        waiting = False
+        for call in gated:
+            if call["id"] not in decided:
+                name, arguments = call["function"]["name"], call["function"]["arguments"]
+                request_approval(
+                    connection,
+                    tenant_id=task.tenant_id,
+                    kind=ApprovalKind.TOOL_CALL,
+                    title=f"Let agent '{run.agent.name}' run tool '{name}'?",
+                    payload={
+                        "tool": name,
+                        "arguments": _arguments(arguments),
+                        "task_id": str(task.id),
+                    },
+                    scope=run.scope,
+                    tool_call_id=call["id"],
+                    requested_by=f"agent {run.agent.name}",
+                )
+                waiting = True
+            elif decided[call["id"]].status == ApprovalStatus.PENDING:
+                waiting = True
+        if waiting:
+            _park(connection, run)
+    if waiting:
+        raise AwaitingApproval()
+    return {
+        call_id: f"{row.status} by a person"
+        + (f": {row.decision_comment}" if row.decision_comment else "")
+        for call_id, row in decided.items()
+        if row.status != ApprovalStatus.APPROVED
+    }
+
+
+def _park(connection: sa.Connection, run: _Run) -> None:
+    runtime = run.runtime
+    parked = TASK.apply(
+        connection,
+        run.task.id,
+        TaskStatus.AWAITING_APPROVAL,
+        sources=[TaskStatus.RUNNING],
+        where=[_tasks.c.lease_owner == runtime.owner],
+        values={"lease_owner": None, "lease_expires_at": None},
+    )
+    if parked is None:
+        raise LostLease()
+    AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.WAITING_APPROVAL)
+    records.write(
+        connection,
+        metrics=run.pending_metrics,
+        events=[
+            records.event(
+                run.scope,
+                EventType.SYSTEM,
+                "waiting for a person to approve a tool call; the worker slot is released",
+            )
+        ],
+    )
+    run.pending_metrics = []
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def _append(
@@ -425,6 +534,7 @@ def _succeed(run: _Run, output: Any) -> Outcome:
                 ),
             ],
         )
+    _wake_workflow(runtime, task)
     return Outcome(task.id, "succeeded", summary)
 
 
@@ -478,7 +588,16 @@ def _fail(
                 )
             ],
         )
+    _wake_workflow(runtime, task)
     return Outcome(task.id, "failed", message)
+
+
+def _wake_workflow(runtime: Runtime, task: ClaimedTask) -> None:
+    """A workflow step's task has ended: let its execution move on (after commit)."""
+    if task.workflow_execution_id is not None:
+        runtime.publisher.publish(
+            ADVANCE_WORKFLOW, {"execution_id": str(task.workflow_execution_id)}
+        )
 
 
 def _defer(runtime: Runtime, task: ClaimedTask, run: _Run | None, deferral: LLMDeferred) -> Outcome:

@@ -140,6 +140,41 @@ def run_tool_call(
     )
 
 
+def refused_call(
+    scope: ToolCallScope, call: Mapping[str, Any], registry: ToolRegistry, reason: str
+) -> ToolOutcome:
+    """A call a person did not approve: the model is told why, and the tool never runs."""
+    function = call.get("function") or {}
+    name = str(function.get("name") or "")
+    call_id = str(call.get("id") or "")
+    try:
+        arguments: Mapping[str, Any] = registry.validate_arguments(
+            name, function.get("arguments") or "{}"
+        )
+    except (UnknownTool, ToolArgumentsInvalid):
+        arguments = {"raw": function.get("arguments")}
+    spec = registry.get(name) if name in registry else None
+    row = {
+        "tenant_id": scope.tenant_id,
+        "task_id": scope.task_id,
+        "agent_run_id": scope.agent_run_id,
+        "tool_call_id": call_id,
+        "tool_name": name,
+        "provider_name": getattr(spec, "provider", None) or "agentworker",
+        "action_type": getattr(spec, "action_type", None),
+        "request_payload": scrub(_json_safe(dict(arguments))),
+        "response_data": None,
+        "status": ActionStatus.FAILURE,
+        "error_message": scrub(reason),
+        "execution_time_ms": 0,
+        "idempotency_key": idempotency_key(scope.agent_run_id, call_id),
+    }
+    content = f"error: the call to '{name}' was not run: {reason}"
+    return ToolOutcome(
+        call_id, name, arguments, ActionStatus.FAILURE, content, None, reason, 0, row
+    )
+
+
 def _record_before(engine: sa.Engine, row: dict[str, Any]) -> Any:
     """Insert the pending call; return the existing row if this call was recorded before."""
     with engine.begin() as connection:

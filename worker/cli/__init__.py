@@ -9,11 +9,13 @@ import sys
 
 import click
 
+from worker.cli.approvals import approvals, cancel
 from worker.cli.database import migrate, seed
 from worker.cli.demo import demo
 from worker.cli.knowledge import knowledge
 from worker.cli.tasks import events, status, submit
 from worker.cli.worker import worker
+from worker.cli.workflows import workflows
 from worker.errors import AgentWorkerError
 
 
@@ -22,7 +24,19 @@ def cli() -> None:
     """agentworker: Celery workers that run AI agents and persist every step."""
 
 
-for command in (migrate, seed, submit, status, events, knowledge, worker, demo):
+for command in (
+    migrate,
+    seed,
+    submit,
+    status,
+    events,
+    knowledge,
+    workflows,
+    approvals,
+    cancel,
+    worker,
+    demo,
+):
     cli.add_command(command)
 
 

@@ -12,13 +12,18 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from models import (
+    AICommunication,
     AIGeneratedContent,
+    AIWorkflowExecution,
     Budget,
     BudgetCategory,
     BudgetLineItem,
     BudgetStatus,
+    CommunicationType,
     ContentType,
+    DeliveryStatus,
     Event,
+    RecipientType,
     Speaker,
     Sponsor,
     Task,
@@ -135,11 +140,17 @@ def save_draft_content(
 
 
 def _event_for(session: Any, context: ToolContext, event_id: str | None) -> uuid.UUID:
-    """The event a proposal is for: given, named in the task's input, or the tenant's latest."""
+    """The event a proposal is for: given, named in the task's input, the event of the task's
+    workflow execution, or the tenant's latest."""
     if event_id is None:
-        payload = session.scalar(sa.select(Task.input_payload).where(Task.id == context.task_id))
-        given = (payload or {}).get("input")
+        task = session.execute(
+            sa.select(Task.input_payload, AIWorkflowExecution.event_id)
+            .outerjoin(AIWorkflowExecution, AIWorkflowExecution.id == Task.workflow_execution_id)
+            .where(Task.id == context.task_id)
+        ).one()
+        given = (task.input_payload or {}).get("input")
         event_id = given.get("event_id") if isinstance(given, dict) else None
+        event_id = event_id or task.event_id
     query = sa.select(Event.id).where(Event.tenant_id == context.tenant_id)
     if event_id is not None:
         query = query.where(Event.id == uuid.UUID(str(event_id)))
@@ -242,6 +253,33 @@ def record_budget(
         return {"budget_id": str(budget.id), "total": str(budget.total_amount)}
 
 
+def send_email(
+    context: ToolContext,
+    to: Annotated[str, Field(min_length=3, max_length=320, description="Recipient address.")],
+    subject: Annotated[str, Field(min_length=1, max_length=300)],
+    body: Annotated[str, Field(min_length=1)],
+) -> dict[str, Any]:
+    """Send an email on the tenant's behalf (a person approves each one first)."""
+    with context.session_factory() as session:
+        message = AICommunication(
+            tenant_id=context.tenant_id,
+            communication_type=CommunicationType.EMAIL,
+            recipient_id=uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{to.lower()}"),
+            recipient_type=RecipientType.USER,
+            subject=subject,
+            content=body,
+            personalization_data={
+                "to": to,
+                "task_id": str(context.task_id),
+                "tool_call_id": context.tool_call_id,
+            },
+            delivery_status=DeliveryStatus.PENDING,
+        )
+        session.add(message)
+        session.commit()
+        return {"message_id": str(message.id), "status": "queued for delivery", "to": to}
+
+
 _TOOLS: list[tuple[Any, dict[str, Any]]] = [
     (current_time, {}),
     (task_context, {}),
@@ -251,4 +289,5 @@ _TOOLS: list[tuple[Any, dict[str, Any]]] = [
     (propose_speaker, {"side_effects": True}),
     (propose_sponsor, {"side_effects": True}),
     (record_budget, {"side_effects": True}),
+    (send_email, {"side_effects": True, "needs_approval": True, "action_type": "email_send"}),
 ]

@@ -36,7 +36,7 @@ from models import (
 )
 from worker import records
 from worker.agents import find_agent
-from worker.approvals import ADVANCE_WORKFLOW, Wake, cancel_pending, request_approval
+from worker.approvals import Wake, cancel_pending, request_approval
 from worker.contract import RUN_TASK
 from worker.errors import AgentWorkerError
 from worker.runtime import Publisher
@@ -517,12 +517,11 @@ def _approval_step(state: _Advance, step: ApprovalStep) -> _Wait | _Goto | _Fail
     if status in _FINISHED:
         return _Goto(_following(state, step.key))
     if status == StepRunStatus.PENDING:
-        expires = (
-            sa.func.now() + timedelta(seconds=step.expires_in_seconds)
-            if step.expires_in_seconds
-            else None
-        )
-        expires_at = state.connection.execute(sa.select(expires)).scalar_one() if expires else None
+        expires_at = None
+        if step.expires_in_seconds:
+            expires_at = state.connection.execute(
+                sa.select(sa.func.now() + timedelta(seconds=step.expires_in_seconds))
+            ).scalar_one()
         approval_id, _ = request_approval(
             state.connection,
             tenant_id=state.execution.tenant_id,
@@ -699,4 +698,4 @@ def cancel_execution(engine: sa.Engine, execution_id: uuid.UUID, *, reason: str)
     return True
 
 
-__all__ = ["ADVANCE_WORKFLOW", "Started", "advance", "cancel_execution", "start_execution"]
+__all__ = ["Started", "advance", "cancel_execution", "start_execution"]

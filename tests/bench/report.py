@@ -1,0 +1,263 @@
+"""The report: tables on stdout, the same figures as JSON."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tests.bench.scenarios import RunResult
+
+TARGET_CPU_BOUND = 0.25  # (b) / (a): agent tasks/s over bare no-op tasks/s, LLM at 0 ms
+TARGET_IO_BOUND = 0.9  # (c): agent tasks/s over bare sleeping tasks/s, LLM at 500 ms
+CPUS = os.cpu_count() or 1
+
+
+@dataclass
+class Results:
+    meta: dict[str, Any]
+    noop: RunResult
+    agent: RunResult
+    io_bare: RunResult
+    io_agent: RunResult
+
+    def ratios(self) -> dict[str, dict[str, Any]]:
+        cpu = self.agent.per_second / self.noop.per_second
+        io = self.io_agent.per_second / self.io_bare.per_second
+        return {
+            "b_over_a": {"ratio": round(cpu, 4), "target": TARGET_CPU_BOUND},
+            "c_agent_over_bare": {"ratio": round(io, 4), "target": TARGET_IO_BOUND},
+        }
+
+    def passed(self) -> dict[str, bool]:
+        return {name: r["ratio"] >= r["target"] for name, r in self.ratios().items()}
+
+    def as_json(self) -> dict[str, Any]:
+        ratios = self.ratios()
+        for name, ok in self.passed().items():
+            ratios[name]["pass"] = ok
+        return {
+            "meta": self.meta,
+            "runs": {
+                "a_bare_noop": self.noop.as_json(),
+                "b_agent_llm_0ms": self.agent.as_json(),
+                "c_bare_sleep": self.io_bare.as_json(),
+                "c_agent_llm_latency": self.io_agent.as_json(),
+            },
+            "ratios": ratios,
+        }
+
+
+def _table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return indent + "  ".join([first, *rest]).rstrip()
+
+    return [line(headers), indent + "  ".join("-" * w for w in widths), *map(line, rows)]
+
+
+def _f(value: float | None, digits: int = 1, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _cpu_rows(runs: list[RunResult]) -> list[list[str]]:
+    names = list(dict.fromkeys(name for run in runs for name in run.cpu_seconds))
+    rows = []
+    for name in names:
+        cells = [name]
+        for run in runs:
+            spent = run.cpu_seconds.get(name)
+            cells.append(_f(None if spent is None else spent * 1000 / run.tasks, 2))
+        rows.append(cells)
+    totals = ["total"]
+    for run in runs:
+        known = [s for s in run.cpu_seconds.values() if s is not None]
+        totals.append(_f(sum(known) * 1000 / run.tasks, 2))
+    rows.append(totals)
+    return rows
+
+
+def _cpu_total_ms(run: RunResult) -> float:
+    return sum(s for s in run.cpu_seconds.values() if s is not None) * 1000 / run.tasks
+
+
+def render(results: Results) -> str:
+    meta = results.meta
+    a, b, cb, ca = results.noop, results.agent, results.io_bare, results.io_agent
+    ratios, passed = results.ratios(), results.passed()
+    out = [
+        f"agentworker benchmark ({meta['mode']} run, {meta['started_at']})",
+        f"  machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}",
+        f"  Celery {meta['celery']}, kombu {meta['kombu']}, redis-py {meta['redis_py']}, "
+        f"openai {meta['openai']}",
+        f"  PostgreSQL {meta['postgres']} ({meta['postgres_origin']}), "
+        f"Redis {meta['redis']} ({meta['redis_origin']})",
+        f"  worker: threads pool, DB pool {meta['db_pool_size']} + overflow "
+        f"{meta['db_max_overflow']}; local LLM server in its own process",
+        "",
+        f"(a)/(b) CPU-bound: LLM at 0 ms, same worker concurrency ({a.concurrency})",
+    ]
+    out += _table(
+        ["scenario", "tasks", "seconds", "tasks/s", "ratio vs (a)", "target", "result"],
+        [
+            [
+                "(a) bare Celery, no-op",
+                str(a.tasks),
+                _f(a.seconds, 3),
+                _f(a.per_second),
+                "1.000",
+                "-",
+                "-",
+            ],
+            [
+                "(b) agent, 2 LLM calls + 1 tool",
+                str(b.tasks),
+                _f(b.seconds, 3),
+                _f(b.per_second),
+                _f(ratios["b_over_a"]["ratio"], 3),
+                _f(TARGET_CPU_BOUND, 2),
+                _verdict(passed["b_over_a"]),
+            ],
+        ],
+    )
+    out += [
+        "",
+        f"(c) I/O-bound: LLM at {ca.latency_ms:g} ms, {ca.llm_calls_per_task} calls per task, "
+        f"concurrency {ca.concurrency}; bound = concurrency / (calls x latency)",
+    ]
+    out += _table(
+        [
+            *("scenario", "tasks", "seconds", "tasks/s", "bound", "of bound", "ratio vs bare"),
+            *("target", "result", "peak RSS"),
+        ],
+        [
+            [
+                f"bare Celery, sleeps {cb.llm_calls_per_task} x {cb.latency_ms:g} ms",
+                str(cb.tasks),
+                _f(cb.seconds, 3),
+                _f(cb.per_second),
+                _f(cb.bound, 0),
+                _f(cb.per_second / (cb.bound or 1), 3),
+                "1.000",
+                "-",
+                "-",
+                _f(cb.peak_rss_mib, 0, " MiB"),
+            ],
+            [
+                "agent, 2 LLM calls + 1 tool",
+                str(ca.tasks),
+                _f(ca.seconds, 3),
+                _f(ca.per_second),
+                _f(ca.bound, 0),
+                _f(ca.per_second / (ca.bound or 1), 3),
+                _f(ratios["c_agent_over_bare"]["ratio"], 3),
+                _f(TARGET_IO_BOUND, 2),
+                _verdict(passed["c_agent_over_bare"]),
+                _f(ca.peak_rss_mib, 0, " MiB"),
+            ],
+        ],
+    )
+    out += ["  peak RSS: the worker process's VmHWM, read just before it was stopped", ""]
+    out += _profile(a, b, ca)
+    return "\n".join(out) + "\n"
+
+
+def _profile(a: RunResult, b: RunResult, c: RunResult) -> list[str]:
+    p = b.profile
+    counters = p["database_counters_per_task"]
+    rows = p["rows_per_task"]
+    out = [f"Profile of (b), per task ({b.tasks} tasks at concurrency {b.concurrency})"]
+    statements = p["statements"]
+    if statements:
+        db_line = (
+            f"{statements['statements_per_task']:.2f} statements besides BEGIN/COMMIT "
+            f"({statements['commits_per_task']:.2f} COMMITs), "
+            f"{statements['exec_ms_per_task']:.2f} ms of statement execution"
+        )
+    else:
+        db_line = f"statements not counted: {p['statements_note']}"
+    out += [
+        f"  database:   {counters.get('xact_commit', 0):.2f} transactions (xact_commit), "
+        f"{counters.get('xact_rollback', 0):.2f} rollbacks; {db_line}",
+        f"              rows: {rows['agent_runs']:.2f} agent run, {rows['event_logs']:.2f} "
+        f"events, {rows['metrics']:.2f} metrics, {rows['action_logs']:.2f} action logs; "
+        f"{counters.get('tup_inserted', 0):.1f} tuples inserted, "
+        f"{counters.get('tup_updated', 0):.1f} updated; "
+        f"{p['database_sessions_opened']} connections opened by the worker",
+        f"  LLM server: {p['llm_requests_per_task']:.2f} chat requests "
+        f"(agent_runs.llm_calls: {rows['llm_calls_recorded']:.2f})",
+        "  Redis:      "
+        + _redis_line(b)
+        + f"; (a) bare: {sum(a.redis_commands.values()) / a.tasks:.1f}, of which its "
+        "completion marker 4-5",
+        "",
+        "  CPU per task (ms), first task start to last completion; at 100% of every CPU the",
+        "  machine allows at most CPUs x 1000 / total tasks/s",
+    ]
+    out += _table(
+        ["process", "(a) bare", "(b) agent", "(c) agent"], _cpu_rows([a, b, c]), indent="    "
+    )
+    out.append(
+        f"    capacity at this CPU cost: (a) {_capacity(a)} tasks/s, (b) {_capacity(b)} "
+        f"tasks/s, (c) {_capacity(c)} tasks/s; measured (a) {a.per_second:.0f}, "
+        f"(b) {b.per_second:.0f}, (c) {c.per_second:.0f}"
+    )
+    for label, run in (("(b)", b), ("(c)", c)):
+        out.append(f"    {label} busy, share of one CPU: {_busy(run)}")
+    t = p["timeline_ms"]
+    if t.get("total") is not None:
+        out += [
+            "",
+            "  Wall time of one task (avg ms, from the events' transaction timestamps):",
+            f"    claim -> run started            {_f(t['claim_to_run_started'])}",
+            f"    -> LLM call 1 persisted         {_f(t['to_llm_call_1_persisted'])}",
+            f"    -> tool result persisted        {_f(t['to_tool_result_persisted'])}",
+            f"    -> LLM call 2 persisted         {_f(t['to_llm_call_2_persisted'])}",
+            f"    -> task finished                {_f(t['to_finished'])}",
+            f"    = claim to finish               {_f(t['total'])}",
+            f"    LLM HTTP as the worker timed it: {_f(t['llm_http_ms_per_call'])} ms per call "
+            "(x2); the server answers at once, so the rest is waiting for the worker's GIL",
+            f"    slot time per task (concurrency / throughput): {_f(p['slot_ms_per_task'])} ms, so "
+            f"on average {b.per_second * t['total'] / 1000:.1f} of {b.concurrency} slots were",
+            "    between claim and finish; the others were in Celery (receive, ack, events) or "
+            "idle,",
+            "    waiting for the consumer thread to deliver their next message",
+        ]
+    if statements:
+        out += ["", "  Top statements (calls per task, mean ms, share of statement time):"]
+        for row in statements["top"]:
+            query = row["query"]
+            query = query if len(query) <= 88 else query[:87] + "…"
+            out.append(
+                f"    {row['calls_per_task']:5.2f}  {row['mean_ms']:6.3f}  "
+                f"{row['share_of_exec_time']:5.1%}  {query}"
+            )
+    return out
+
+
+def _busy(run: RunResult) -> str:
+    return ", ".join(
+        f"{name} {spent / run.seconds:.0%}"
+        for name, spent in run.cpu_seconds.items()
+        if spent is not None and run.seconds > 0
+    )
+
+
+def _capacity(run: RunResult) -> str:
+    total = _cpu_total_ms(run)
+    return _f(CPUS * 1000 / total, 0) if total else "-"
+
+
+def _redis_line(run: RunResult) -> str:
+    total = sum(run.redis_commands.values()) / run.tasks
+    top = ", ".join(
+        f"{name} {count / run.tasks:.1f}" for name, count in list(run.redis_commands.items())[:6]
+    )
+    return f"{total:.1f} commands ({top})"

@@ -1,0 +1,224 @@
+"""``python -m tests.bench``: every scenario in one run, against one broker and one database."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from tests.bench.procs import BenchError
+from tests.bench.report import Results, render
+from tests.bench.scenarios import Context, RunResult, run_agents, run_bare
+from tests.bench.services import broker, database
+from worker.devstack import temporary_directory
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    noop_tasks: int
+    agent_tasks: int
+    concurrency: int
+    io_tasks: int
+    io_concurrency: int
+    latency_ms: float
+
+
+DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 500)
+QUICK = Plan("quick", 300, 100, 32, 200, 50, 500)
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {raw}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Throughput of agentworker's worker against bare Celery, in one run "
+        "(DESIGN §7). Starts embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL "
+        "are set.",
+    )
+    parser.add_argument("--quick", action="store_true", help="small task counts: a smoke run")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+    parser.add_argument("--noop-tasks", type=_positive, help="(a) bare no-op tasks [2000]")
+    parser.add_argument("--agent-tasks", type=_positive, help="(b) agent tasks, LLM at 0 ms [500]")
+    parser.add_argument("--concurrency", type=_positive, help="worker concurrency of (a), (b) [32]")
+    parser.add_argument("--io-tasks", type=_positive, help="(c) tasks of each kind [1000]")
+    parser.add_argument("--io-concurrency", type=_positive, help="worker concurrency of (c) [100]")
+    parser.add_argument("--latency-ms", type=float, help="(c) LLM latency per call [500]")
+    parser.add_argument(
+        "--db-pool-size", type=_positive, default=20, help="AGENTWORKER_DB_POOL_SIZE"
+    )
+    parser.add_argument(
+        "--db-max-overflow", type=int, default=20, help="AGENTWORKER_DB_MAX_OVERFLOW"
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=13, help="the database number used when REDIS_URL is set"
+    )
+    parser.add_argument(
+        "--no-statements", action="store_true", help="do not preload pg_stat_statements"
+    )
+    parser.add_argument("--logs", metavar="DIR", help="keep the worker and LLM server logs here")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a target is missed"
+    )
+    return parser.parse_args(argv)
+
+
+def plan_of(args: argparse.Namespace) -> Plan:
+    base = QUICK if args.quick else DEFAULT
+    return Plan(
+        base.mode,
+        args.noop_tasks or base.noop_tasks,
+        args.agent_tasks or base.agent_tasks,
+        args.concurrency or base.concurrency,
+        args.io_tasks or base.io_tasks,
+        args.io_concurrency or base.io_concurrency,
+        args.latency_ms if args.latency_ms is not None else base.latency_ms,
+    )
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _done(result: RunResult, started: float) -> None:
+    _say(
+        f"   {result.tasks} tasks in {result.seconds:.3f}s = {result.per_second:.1f} tasks/s "
+        f"({time.monotonic() - started:.0f}s with set-up)"
+    )
+
+
+def _versions() -> dict[str, str]:
+    import celery
+    import kombu
+    import openai
+    import redis
+
+    return {
+        "celery": celery.__version__,
+        "kombu": kombu.__version__,
+        "redis_py": redis.__version__,
+        "openai": openai.__version__,
+    }
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM (e.g. make interrupted) unwinds like Ctrl-C, so every server is stopped."""
+
+    def handler(signum: int, _: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results:
+    logs = Path(args.logs).resolve() if args.logs else tmp / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, object] = {
+        "mode": plan.mode,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+        **_versions(),
+        "plan": plan.__dict__,
+        "db_pool_size": args.db_pool_size,
+        "db_max_overflow": args.db_max_overflow,
+    }
+    _say(f"starting services in {tmp} ...")
+    with (
+        database(tmp, statements=not args.no_statements) as db,
+        broker(tmp, redis_db=args.redis_db) as redis_broker,
+    ):
+        meta |= {
+            "postgres": db.version,
+            "postgres_origin": db.origin
+            + (", pg_stat_statements" if db.statements else ", no pg_stat_statements"),
+            "redis": redis_broker.version,
+            "redis_origin": redis_broker.origin,
+        }
+        ctx = Context(db, redis_broker, logs, args.db_pool_size, args.db_max_overflow)
+
+        started = time.monotonic()
+        _say(f"(a) bare Celery: {plan.noop_tasks} no-op tasks at concurrency {plan.concurrency}")
+        noop = run_bare(ctx, "a-bare-noop", tasks=plan.noop_tasks, concurrency=plan.concurrency)
+        _done(noop, started)
+
+        started = time.monotonic()
+        _say(f"(b) agent: {plan.agent_tasks} tasks, LLM 0 ms, concurrency {plan.concurrency}")
+        agent = run_agents(
+            ctx, "b-agent", tasks=plan.agent_tasks, concurrency=plan.concurrency, latency_ms=0
+        )
+        _done(agent, started)
+
+        started = time.monotonic()
+        _say(
+            f"(c) bare Celery: {plan.io_tasks} tasks sleeping 2 x {plan.latency_ms:g} ms, "
+            f"concurrency {plan.io_concurrency}"
+        )
+        io_bare = run_bare(
+            ctx,
+            "c-bare-sleep",
+            tasks=plan.io_tasks,
+            concurrency=plan.io_concurrency,
+            sleep_ms=plan.latency_ms,
+            sleeps=2,
+        )
+        _done(io_bare, started)
+
+        started = time.monotonic()
+        _say(
+            f"(c) agent: {plan.io_tasks} tasks, LLM {plan.latency_ms:g} ms, "
+            f"concurrency {plan.io_concurrency}"
+        )
+        io_agent = run_agents(
+            ctx,
+            "c-agent",
+            tasks=plan.io_tasks,
+            concurrency=plan.io_concurrency,
+            latency_ms=plan.latency_ms,
+        )
+        _done(io_agent, started)
+        _say("stopping services ...")
+    return Results(meta, noop, agent, io_bare, io_agent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = plan_of(args)
+    try:
+        with _terminate_cleanly(), temporary_directory("agentworker-bench-") as tmp:
+            results = bench(args, plan, tmp)
+    except BenchError as error:
+        _say(f"benchmark failed: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say("benchmark interrupted; every process it started has been stopped")
+        return 130
+    sys.stdout.write(render(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results.as_json(), indent=2, default=str) + "\n")
+        _say(f"figures written to {args.json}")
+    if args.check and not all(results.passed().values()):
+        return 1
+    return 0

@@ -1,0 +1,95 @@
+"""``agentworker workflows start | status``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from worker.cli.output import as_json, event_line
+from worker.client import AgentWorkerClient, ExecutionView
+
+
+@click.group()
+def workflows() -> None:
+    """Multi-step workflows (ai_workflows) and their executions."""
+
+
+@workflows.command("start")
+@click.option("--tenant", required=True)
+@click.option("--workflow", required=True, help="The workflow's name.")
+@click.option("--json-input", default="{}", show_default=True, help="The input, a JSON object.")
+@click.option("--idempotency-key")
+@click.option("--json", "as_json_output", is_flag=True)
+def start(
+    tenant: str, workflow: str, json_input: str, idempotency_key: str | None, as_json_output: bool
+) -> None:
+    """Start an execution; print its id."""
+    try:
+        payload: Any = json.loads(json_input)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--json-input") from None
+    client = AgentWorkerClient.from_env()
+    try:
+        execution_id = client.start_workflow(
+            tenant=tenant, workflow=workflow, input=payload, idempotency_key=idempotency_key
+        )
+    finally:
+        client.close()
+    click.echo(
+        as_json({"execution_id": str(execution_id)})
+        if as_json_output
+        else f"execution {execution_id}"
+    )
+
+
+@workflows.command("status")
+@click.argument("execution_id")
+@click.option("--json", "as_json_output", is_flag=True)
+def status(execution_id: str, as_json_output: bool) -> None:
+    """An execution's status and its steps."""
+    client = AgentWorkerClient.from_env()
+    try:
+        view = client.get_execution(execution_id)
+    finally:
+        client.close()
+    click.echo(as_json(view) if as_json_output else describe_execution(view))
+
+
+def describe_execution(view: ExecutionView) -> str:
+    lines = [
+        f"execution {view.id}",
+        f"workflow  {view.workflow} v{view.version}",
+        f"status    {view.status.value}",
+        f"step      {view.current_step or '-'}",
+    ]
+    for key, step in view.steps.items():
+        lines.append(f"  {key:<22} {step.get('status')}")
+    if view.error:
+        lines.append(f"error     {json.dumps(view.error)}")
+    return "\n".join(lines)
+
+
+def follow_execution(
+    client: AgentWorkerClient,
+    execution_id: Any,
+    *,
+    until: set[str],
+    timeout: float = 120,
+    after: int = 0,
+) -> tuple[ExecutionView, int]:
+    """Print the execution's events until its status is one of ``until``."""
+    deadline = time.monotonic() + timeout
+    last = after
+    while True:
+        view = client.get_execution(execution_id)
+        for event in client.events(execution_id, after=last):
+            click.echo(event_line(event))
+            last = event.id
+        if view.status.value in until:
+            return view, last
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"execution {execution_id} still {view.status.value}")
+        time.sleep(0.2)
