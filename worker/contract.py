@@ -177,6 +177,7 @@ def payload_size(value: Any) -> int:
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The published schemas, by file name."""
+    from worker.workflows.definition import definition_json_schema  # it imports this module
 
     def schema(model: type[BaseModel], task: str) -> dict[str, Any]:
         body = model.model_json_schema()
@@ -197,4 +198,5 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         f"{RESOLVE_APPROVAL}.v{CONTRACT_VERSION}.json": schema(
             ResolveApprovalRequest, RESOLVE_APPROVAL
         ),
+        "workflow-steps.v1.json": definition_json_schema(),
     }

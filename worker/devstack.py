@@ -119,6 +119,8 @@ class EmbeddedRedis:
                 str(self.data_dir),
                 "--maxclients",
                 "10000",
+                "--databases",
+                str(self.databases),
                 "--logfile",
                 str(self.data_dir / "redis.log"),
                 *persistence,

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.bench.services import Database
+from tests.bench.services import DRIVER_APPLICATION, Database
 
 _TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION"}
 
@@ -53,6 +53,40 @@ def database_counters(database: Database) -> dict[str, int]:
     return {key: int(value) for key, value in row._mapping.items() if key != "bench_probe"}
 
 
+_TABLE_COUNTERS = ("seq_scan", "seq_tup_read", "idx_scan", "n_tup_ins", "n_tup_upd")
+
+
+def table_counters(database: Database) -> dict[str, dict[str, int]]:
+    """Per-table scan and write counters (pg_stat_user_tables)."""
+    with database.engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_stat_clear_snapshot() AS bench_probe"))
+        rows = connection.execute(
+            sa.text(
+                "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd, "
+                "n_tup_hot_upd, 1 AS bench_probe FROM pg_stat_user_tables"
+            )
+        ).all()
+    return {
+        row.relname: {
+            name: int(getattr(row, name) or 0) for name in (*_TABLE_COUNTERS, "n_tup_hot_upd")
+        }
+        for row in rows
+    }
+
+
+def table_deltas(
+    after: dict[str, dict[str, int]], before: dict[str, dict[str, int]], tasks: int
+) -> dict[str, dict[str, float]]:
+    """Per task, for each table the run touched."""
+    deltas: dict[str, dict[str, float]] = {}
+    for table, counters in after.items():
+        earlier = before.get(table, {})
+        delta = {name: (value - earlier.get(name, 0)) / tasks for name, value in counters.items()}
+        if any(delta[name] for name in _TABLE_COUNTERS):
+            deltas[table] = {name: round(value, 3) for name, value in delta.items()}
+    return dict(sorted(deltas.items(), key=lambda kv: -kv[1]["seq_tup_read"]))
+
+
 def wait_for_backends_to_exit(database: Database, timeout: float = 10.0) -> None:
     """Backends flush their statistics when they exit: wait for the worker's to be gone."""
     deadline = time.monotonic() + timeout
@@ -60,7 +94,8 @@ def wait_for_backends_to_exit(database: Database, timeout: float = 10.0) -> None
         others = _one(
             database,
             "SELECT count(*) AS bench_probe FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            "WHERE datname = current_database() AND application_name <> :driver",
+            driver=DRIVER_APPLICATION,
         )["bench_probe"]
         if not others:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,6 +192,15 @@ def _profile(a: RunResult, b: RunResult, c: RunResult) -> list[str]:
         f"{counters.get('tup_inserted', 0):.1f} tuples inserted, "
         f"{counters.get('tup_updated', 0):.1f} updated; "
         f"{p['database_sessions_opened']} connections opened by the worker",
+        *textwrap.wrap(
+            "per table: "
+            + _tables_line(p["tables_per_task"])
+            + " (ins/upd: rows inserted/updated; HOT: updates that wrote no index entry; "
+            "idx/seq: index/sequential scans)",
+            width=110,
+            initial_indent=" " * 14,
+            subsequent_indent=" " * 16,
+        ),
         f"  LLM server: {p['llm_requests_per_task']:.2f} chat requests "
         f"(agent_runs.llm_calls: {rows['llm_calls_recorded']:.2f})",
         "  Redis:      "
@@ -224,8 +234,8 @@ def _profile(a: RunResult, b: RunResult, c: RunResult) -> list[str]:
             f"    = claim to finish               {_f(t['total'])}",
             f"    LLM HTTP as the worker timed it: {_f(t['llm_http_ms_per_call'])} ms per call "
             "(x2); the server answers at once, so the rest is waiting for the worker's GIL",
-            f"    slot time per task (concurrency / throughput): {_f(p['slot_ms_per_task'])} ms, so "
-            f"on average {b.per_second * t['total'] / 1000:.1f} of {b.concurrency} slots were",
+            f"    slot time per task (concurrency / throughput): {_f(p['slot_ms_per_task'])} ms, "
+            f"so on average {b.per_second * t['total'] / 1000:.1f} of {b.concurrency} slots were",
             "    between claim and finish; the others were in Celery (receive, ack, events) or "
             "idle,",
             "    waiting for the consumer thread to deliver their next message",
@@ -240,6 +250,23 @@ def _profile(a: RunResult, b: RunResult, c: RunResult) -> list[str]:
                 f"{row['share_of_exec_time']:5.1%}  {query}"
             )
     return out
+
+
+def _tables_line(tables: dict[str, dict[str, float]]) -> str:
+    """Writes (and how many updates were HOT), index scans, and any sequential scans."""
+    parts = []
+    busiest = sorted(tables.items(), key=lambda kv: -(kv[1]["n_tup_ins"] + kv[1]["n_tup_upd"]))
+    for table, c in busiest:
+        if max(c.values()) < 0.05:
+            continue
+        text = f"{table} {c['n_tup_ins']:.0f} ins"
+        if c["n_tup_upd"]:
+            text += f" {c['n_tup_upd']:.0f} upd ({c['n_tup_hot_upd']:.1f} HOT)"
+        text += f" {c['idx_scan']:.0f} idx"
+        if c["seq_scan"] >= 0.05:
+            text += f" {c['seq_scan']:.1f} seq ({c['seq_tup_read']:,.0f} rows)"
+        parts.append(text)
+    return "; ".join(parts) or "-"
 
 
 def _busy(run: RunResult) -> str:

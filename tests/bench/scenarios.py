@@ -248,6 +248,7 @@ def run_agents(
         with LLMServerProcess(ctx.logs / f"{name}-llm.log", latency_ms=latency_ms) as llm:
             submit_seconds = _submit(ctx, app, tenant, "bench-agent", tasks)
             counters_before = profile.database_counters(database)
+            tables_before = profile.table_counters(database)
             profile.reset_statements(database)
             llm_before = llm.chat_requests()
             commands_before = ctx.broker.command_counts()
@@ -275,6 +276,7 @@ def run_agents(
     ctx.broker.flush()
     profile.wait_for_backends_to_exit(database)
     counters = _delta(profile.database_counters(database), counters_before)
+    tables = profile.table_deltas(profile.table_counters(database), tables_before, tasks)
     outcome = profile.task_outcome(database, tenant_id)
     if outcome["succeeded"] != tasks:
         problems = "; ".join(
@@ -290,6 +292,7 @@ def run_agents(
         "submit_seconds": round(submit_seconds, 3),
         "database_counters_per_task": {k: round(v / tasks, 3) for k, v in counters.items()},
         "database_sessions_opened": counters.get("sessions", 0),
+        "tables_per_task": tables,
         "llm_requests_per_task": llm_requests / tasks,
         "rows_per_task": {
             k: v / tasks for k, v in profile.rows_written(database, tenant_id).items()

@@ -20,6 +20,8 @@ from tests.bench.procs import BenchError, command_name, cpu_seconds, parent_pid,
 from worker import schema
 from worker.devstack import EmbeddedPostgres, EmbeddedRedis
 
+DRIVER_APPLICATION = "agentworker-bench"
+
 
 @dataclass
 class Database:
@@ -98,7 +100,12 @@ def database(tmp: Path, *, statements: bool) -> Iterator[Database]:
                 note = f"pg_stat_statements is not usable: {str(error.orig).strip()}"
         elif not note:
             note = "disabled by --no-statements"
-        engine = db.create_sync_engine(url, pool_pre_ping=False, pool_size=2)
+        engine = db.create_sync_engine(
+            url,
+            pool_pre_ping=False,
+            pool_size=2,
+            connect_args={"application_name": DRIVER_APPLICATION},
+        )
         stack.callback(engine.dispose)
         with engine.connect() as connection:
             version = str(connection.execute(sa.text("SHOW server_version")).scalar_one())

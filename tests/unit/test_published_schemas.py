@@ -75,7 +75,8 @@ def test_each_schema_names_its_task_and_contract_version(name: str) -> None:
     schema = committed(name)
 
     assert schema["$id"] == f"agentworker/{name}"
-    assert schema["description"].startswith(f"Celery task '{name.removesuffix('.v1.json')}'")
+    if name != "workflow-steps.v1.json":  # a data format, not a task's payload
+        assert schema["description"].startswith(f"Celery task '{name.removesuffix('.v1.json')}'")
 
 
 def test_write_schemas_reproduces_the_committed_files(tmp_path: Path) -> None:
