@@ -82,22 +82,10 @@ def claim_task(
     return ClaimedTask(**row._mapping) if row is not None else None
 
 
-def still_ours(
-    connection: sa.Connection, task_id: uuid.UUID, owner: str, lease_seconds: float
-) -> bool:
-    """Renew the lease if the task is still RUNNING under ``owner`` (not cancelled or taken)."""
-    return (
-        connection.execute(
-            sa.update(_tasks)
-            .where(
-                Task.id == task_id,
-                Task.lease_owner == owner,
-                Task.status == TaskStatus.RUNNING,
-            )
-            .values(lease_expires_at=sa.func.now() + timedelta(seconds=lease_seconds))
-            .returning(Task.id)
-        ).one_or_none()
-        is not None
+def lease_held(task_id: uuid.UUID, owner: str) -> sa.ColumnElement[bool]:
+    """True while ``owner`` holds the task and it is still RUNNING (not cancelled or taken)."""
+    return sa.exists().where(
+        Task.id == task_id, Task.lease_owner == owner, Task.status == TaskStatus.RUNNING
     )
 
 

@@ -47,7 +47,7 @@ from worker.approvals import request_approval
 from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.errors import AgentWorkerError
 from worker.gateway import Attempt, LLMCallFailed, LLMDeferred, ProviderConfig
-from worker.leases import ClaimedTask, claim_task, still_ours
+from worker.leases import ClaimedTask, claim_task, lease_held
 from worker.providers import resolve_provider
 from worker.runtime import Runtime
 from worker.states import AGENT_RUN, TASK
@@ -126,29 +126,37 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
 def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> _Run:
     settings = runtime.settings
     with runtime.engine.begin() as connection:
-        agent = (
-            load_agent(connection, task.agent_id)
-            if task.agent_id is not None
-            else find_agent(connection, task.tenant_id, task.agent_name or "")
+        agent = runtime.definitions.get(
+            ("agent", task.agent_id, task.tenant_id, task.agent_name),
+            lambda: (
+                load_agent(connection, task.agent_id)
+                if task.agent_id is not None
+                else find_agent(connection, task.tenant_id, task.agent_name or "")
+            ),
         )
-        provider, provider_model = resolve_provider(
-            connection,
-            settings,
-            task.tenant_id,
-            usage=ModelUsageType.TASK_EXECUTION,
-            named=agent.configuration.provider,
-            local_base_url=runtime.local_llm_url,
+        provider, provider_model = runtime.definitions.get(
+            ("provider", task.tenant_id, agent.configuration.provider),
+            lambda: resolve_provider(
+                connection,
+                settings,
+                task.tenant_id,
+                usage=ModelUsageType.TASK_EXECUTION,
+                named=agent.configuration.provider,
+                local_base_url=runtime.local_llm_url,
+            ),
         )
         model = agent.configuration.model or provider_model or settings.default_model
-        existing = connection.execute(
-            sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
-            .where(
-                _runs.c.task_id == task.id,
-                _runs.c.status.in_(_RESUMABLE),
-            )
-            .order_by(_runs.c.started_at.desc())
-            .limit(1)
-        ).one_or_none()
+        # Only a task claimed before can have a run to resume (each claim counts an attempt).
+        existing = (
+            connection.execute(
+                sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
+                .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
+                .order_by(_runs.c.started_at.desc())
+                .limit(1)
+            ).one_or_none()
+            if task.attempts > 1
+            else None
+        )
         scope = records.Scope(
             tenant_id=task.tenant_id, task_id=task.id, agent_id=agent.id, agent_name=agent.name
         )
@@ -460,9 +468,15 @@ def _append(
     for name, amount in (counters or {}).items():
         values[name] = _runs.c[name] + amount
     with runtime.engine.begin() as connection:
-        if not still_ours(connection, run.task.id, runtime.owner, runtime.settings.lease_seconds):
+        # One statement both checks the lease and writes the step; the heartbeat renews it.
+        written = connection.execute(
+            sa.update(_runs)
+            .where(_runs.c.id == run.state.id, lease_held(run.task.id, runtime.owner))
+            .values(values)
+            .returning(_runs.c.id)
+        ).one_or_none()
+        if written is None:
             raise LostLease()
-        connection.execute(sa.update(_runs).where(_runs.c.id == run.state.id).values(values))
         write_action_logs(connection, action_logs or [])
         records.write(connection, events=events, metrics=run.pending_metrics)
     run.pending_metrics = []

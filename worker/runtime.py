@@ -5,8 +5,10 @@ publisher, the lease heartbeat, and, when no LLM provider is configured, the loc
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -17,6 +19,30 @@ from worker.gateway import LLMGateway
 from worker.leases import LeaseHeartbeat, new_owner_id
 from worker.settings import Settings, get_settings
 from worker.tools import ToolRegistry
+
+T = TypeVar("T")
+
+
+class TTLCache:
+    """Values by key for ``ttl`` seconds: agent definitions and provider configurations are
+    read once per few seconds per process instead of once per run. 0 disables it."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]  # type: ignore[no-any-return]
+        value = load()
+        if self.ttl > 0:
+            with self._lock:
+                self._entries[key] = (now, value)
+        return value
 
 
 class Publisher(Protocol):
@@ -67,6 +93,7 @@ class Runtime:
     tools: ToolRegistry
     publisher: Publisher
     owner: str
+    definitions: TTLCache
     heartbeat: LeaseHeartbeat | None = None
     _local_llm: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -119,6 +146,7 @@ def build_runtime(
         tools=tools,
         publisher=publisher,
         owner=owner,
+        definitions=TTLCache(settings.definition_cache_seconds),
     )
     if heartbeat:
         runtime.heartbeat = LeaseHeartbeat(engine, owner, settings.lease_seconds)

@@ -48,6 +48,8 @@ class Settings(BaseModel):
 
     max_input_bytes: int = Field(default=64 * 1024, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
+    #: How long a worker may reuse an agent definition or provider config it has read.
+    definition_cache_seconds: float = Field(default=5.0, ge=0)
     pending_republish_seconds: float = Field(default=300.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
