@@ -256,6 +256,9 @@ class AgentWorkerClient:
         return TaskView(**{**row._mapping, "status": TaskStatus(row.status)})
 
     def events(self, task_id: uuid.UUID | str, *, after: int = 0) -> list[EventView]:
+        """A task's events, or a workflow execution's (its own and its steps' tasks')."""
+        target = _uuid(task_id)
+        steps = sa.select(_tasks.c.id).where(_tasks.c.workflow_execution_id == target)
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(
@@ -266,7 +269,14 @@ class AgentWorkerClient:
                     EventLog.content,
                     EventLog.data,
                 )
-                .where(EventLog.task_id == _uuid(task_id), EventLog.id > after)
+                .where(
+                    sa.or_(
+                        EventLog.task_id == target,
+                        EventLog.workflow_execution_id == target,
+                        EventLog.task_id.in_(steps),
+                    ),
+                    EventLog.id > after,
+                )
                 .order_by(EventLog.id)
             ).all()
         return [EventView(**row._mapping) for row in rows]

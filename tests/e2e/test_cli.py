@@ -90,4 +90,8 @@ def test_the_demo_runs_a_job_end_to_end_on_embedded_services(tmp_path: object) -
     assert "status    SUCCEEDED" in result.stdout
     assert "search_knowledge: success" in result.stdout
     assert "600 attendees" in result.stdout
+    assert "Approve the venue shortlist" in result.stdout  # the approver's queue was shown
+    assert "approved: Approve the venue shortlist (by adam.approver@acme.example)" in result.stdout
+    assert "workflow completed" in result.stdout
+    assert "APPROVAL_REQUESTED" in result.stdout and "APPROVAL_RESOLVED" in result.stdout
     assert "done." in result.stdout

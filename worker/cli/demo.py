@@ -8,9 +8,12 @@ and the rows written, and shuts everything down.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -20,6 +23,7 @@ from worker import schema
 from worker.app import create_app
 from worker.cli.output import table
 from worker.cli.tasks import describe, follow
+from worker.cli.workflows import describe_execution, follow_execution
 from worker.client import AgentWorkerClient
 from worker.contract import IngestKnowledgeRequest
 from worker.devstack import (
@@ -84,6 +88,7 @@ def demo(keep: bool) -> None:
             wait_for_worker(app, worker, log_path)
             click.echo(f"    ready (log: {log_path})")
             _run_job(app, engine, settings)
+            _run_workflow(app, engine, settings, services.worker_env())
         finally:
             _step("shutting down")
             stop_process(worker)
@@ -114,6 +119,89 @@ def _run_job(app: object, engine: sa.Engine, settings: Settings) -> None:
     click.echo(table(list(counts.items()), ["table", "rows"]))
     if task.error:
         raise click.ClickException(f"the demo job failed: {task.error}")
+
+
+def _run_workflow(app: Any, engine: sa.Engine, settings: Settings, env: dict[str, str]) -> None:
+    with engine.connect() as connection:
+        event_id = connection.execute(sa.text("SELECT id FROM events LIMIT 1")).scalar_one()
+    payload = {
+        "tenant": DEMO_TENANT_SLUG,
+        "workflow": "conference_planning_crew",
+        "input": {"brief": BRIEF_DOCUMENT, "event_id": str(event_id)},
+    }
+    _step("starting the Conference Planning Crew workflow")
+    click.echo(
+        '    send_task("workflows.start", kwargs={"tenant": "acme", "workflow": '
+        '"conference_planning_crew", "input": {...}}, queue="workflows")'
+    )
+    app.send_task("workflows.start", kwargs=payload, queue="workflows")
+    client = AgentWorkerClient(engine, CeleryPublisher(app), settings)
+    execution_id = _execution_for(engine)
+    view, last = follow_execution(client, execution_id, until={"awaiting_approval", "failed"})
+    if view.status.value == "failed":
+        raise click.ClickException(f"the workflow failed: {view.error}")
+
+    _step("it waits for a person (no worker slot is held); the approver's queue:")
+    _cli(env, "approvals", "list", "--tenant", DEMO_TENANT_SLUG)
+    approval_id = client.approvals(tenant=DEMO_TENANT_SLUG)[0].id
+    _step("approving it through the CLI")
+    _cli(
+        env,
+        "approvals",
+        "approve",
+        str(approval_id),
+        "--user",
+        "adam.approver@acme.example",
+        "--comment",
+        "Shortlist looks good",
+    )
+    view, _ = follow_execution(
+        client, execution_id, until={"completed", "failed", "cancelled"}, after=last
+    )
+    _step(f"workflow {view.status.value}")
+    click.echo(describe_execution(view))
+    _step("rows the crew wrote for the event")
+    with engine.connect() as connection:
+        counts = [
+            (
+                table,
+                connection.execute(
+                    sa.text(f"SELECT count(*) FROM {table} WHERE event_id = :e"), {"e": event_id}
+                ).scalar_one(),
+            )
+            for table in ("venues", "speakers", "sponsors", "budgets")
+        ]
+    click.echo(table(counts, ["table", "rows"]))
+    if view.status.value != "completed":
+        raise click.ClickException(f"the workflow did not complete: {view.error}")
+
+
+def _execution_for(engine: sa.Engine, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT id FROM ai_workflow_executions ORDER BY created_at DESC LIMIT 1")
+            ).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+        time.sleep(0.1)
+    raise click.ClickException(f"the worker did not start the workflow in {timeout}s")
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    click.echo(click.style(f"    $ agentworker {' '.join(args)}", dim=True))
+    done = subprocess.run(
+        [sys.executable, "-c", "from worker.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in (done.stdout + done.stderr).rstrip().splitlines():
+        click.echo(f"    {line}")
+    if done.returncode != 0:
+        raise click.ClickException(f"agentworker {args[0]} {args[1]} failed")
 
 
 def _task_for_message(engine: sa.Engine, message_id: str, timeout: float = 30) -> str:
