@@ -39,7 +39,7 @@ accept_content = ["json"]
 # At-least-once delivery; every handler is idempotent (DESIGN §5).
 task_acks_late = True
 task_reject_on_worker_lost = True
-worker_prefetch_multiplier = 1
+worker_prefetch_multiplier = _int("AGENTWORKER_PREFETCH_MULTIPLIER", 1)
 
 # Results are read from our tables, never from a result backend.
 task_ignore_result = True

@@ -16,7 +16,7 @@ TASK_MODULES = [
 
 def create_app(broker_url: str | None = None) -> Celery:
     """A Celery app with our configuration; ``broker_url`` overrides the environment's."""
-    celery = Celery("agentworker")
+    celery = Celery("agentworker", task_cls="worker.celery_task:AgentWorkerTask")
     celery.config_from_object("celeryconfig")
     celery.conf.include = TASK_MODULES
     if broker_url is not None:

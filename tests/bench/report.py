@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.bench.scenarios import RunResult
+from tests.bench.workflows import HEADLINE, INTERVALS, TARGET_RESOLVE_P50_MS, WorkflowResults
 
 TARGET_CPU_BOUND = 0.25  # (b) / (a): agent tasks/s over bare no-op tasks/s, LLM at 0 ms
 TARGET_IO_BOUND = 0.9  # (c): agent tasks/s over bare sleeping tasks/s, LLM at 500 ms
@@ -21,6 +22,7 @@ class Results:
     agent: RunResult
     io_bare: RunResult
     io_agent: RunResult
+    workflows: WorkflowResults
 
     def ratios(self) -> dict[str, dict[str, Any]]:
         cpu = self.agent.per_second / self.noop.per_second
@@ -31,12 +33,15 @@ class Results:
         }
 
     def passed(self) -> dict[str, bool]:
-        return {name: r["ratio"] >= r["target"] for name, r in self.ratios().items()}
+        passed = {name: r["ratio"] >= r["target"] for name, r in self.ratios().items()}
+        targets = self.workflows.targets()
+        return passed | {f"workflows.{name}": bool(t["pass"]) for name, t in targets.items()}
 
     def as_json(self) -> dict[str, Any]:
         ratios = self.ratios()
         for name, ok in self.passed().items():
-            ratios[name]["pass"] = ok
+            if name in ratios:
+                ratios[name]["pass"] = ok
         return {
             "meta": self.meta,
             "runs": {
@@ -46,6 +51,7 @@ class Results:
                 "c_agent_llm_latency": self.io_agent.as_json(),
             },
             "ratios": ratios,
+            "workflows": self.workflows.as_json(self.agent),
         }
 
 
@@ -167,6 +173,7 @@ def render(results: Results) -> str:
     )
     out += ["  peak RSS: the worker process's VmHWM, read just before it was stopped", ""]
     out += _profile(a, b, ca)
+    out += ["", *_workflows(results.workflows, b)]
     return "\n".join(out) + "\n"
 
 
@@ -288,3 +295,161 @@ def _redis_line(run: RunResult) -> str:
         f"{name} {count / run.tasks:.1f}" for name, count in list(run.redis_commands.items())[:6]
     )
     return f"{total:.1f} commands ({top})"
+
+
+def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
+    resolve, waiting, steps = w.resolve, w.waiting, w.steps
+    targets = w.targets()
+    paced, burst = resolve.paced, resolve.burst
+    out = [
+        f"Workflows: same broker and database, worker concurrency {resolve.concurrency}, "
+        "local LLM at 0 ms",
+        "",
+        f"(w1) approval resolved -> next step starts: workflow [approval gate, agent step], "
+        f"{paced.approvals} approvals resolved",
+        "  one by one through AgentWorkerClient.resolve_approval while the worker runs; paced: "
+        "each resolve once the",
+        "  previous approval's next step had started its agent run; back to back: "
+        f"{burst.approvals} more, no wait ("
+        f"{burst.approvals / burst.seconds:.0f} resolves/s)",
+        "  Database timestamps (transaction start times, one clock); 'resolve call start' is "
+        "the driver's clock",
+    ]
+    rows = []
+    for key, label in INTERVALS:
+        one, two = paced.summary[key], burst.summary[key]
+        rows.append(
+            [
+                label,
+                *(_f(one[name]) for name in ("p50", "p95", "max")),
+                *(_f(two[name]) for name in ("p50", "p95", "max")),
+            ]
+        )
+    out += _table(
+        ["ms", "paced p50", "p95", "max", "back to back p50", "p95", "max"], rows, indent="    "
+    )
+    headline = targets["resolve_p50_ms"]
+    out.append(
+        f"  target: {dict(INTERVALS)[HEADLINE]}, paced p50 < {TARGET_RESOLVE_P50_MS:g} ms: "
+        f"{_f(headline['value'])} ms {_verdict(headline['pass'])}"
+    )
+
+    j = waiting.as_json()
+    slots = targets["slots_held_while_waiting"]
+    listed = j["approvals_list"]
+    cli = listed["cli_process_ms"]
+    rows_line = ", ".join(
+        f"{table} {value:.2f}" for table, value in j["rows_per_execution_by_table"].items()
+    )
+    bytes_line = ", ".join(
+        f"{table} {value:,.0f}" for table, value in j["bytes_per_execution_by_table"].items()
+    )
+    cpu = j["slots"]["worker_cpu_share_of_one_cpu"]
+    out += [
+        "",
+        f"(w2) {waiting.executions:,} executions waiting on approvals (all awaiting_approval "
+        f"{waiting.start_seconds:.1f} s after the first start; {waiting.approvers} eligible "
+        "approver)",
+        f"  worker slots held: {_f(slots['value'], 0)} (target 0: {_verdict(slots['pass'])}): "
+        f"worker active tasks {_f(waiting.worker_active_max, 0)}, reserved "
+        f"{_f(waiting.worker_reserved_max, 0)}",
+        f"    (max of {waiting.slot_samples} inspect() samples), tasks RUNNING in the database "
+        f"{waiting.running_tasks}, task rows of these executions {waiting.tasks_of_these}; "
+        f"worker CPU meanwhile {_f(None if cpu is None else cpu * 100, 1)}% of one CPU",
+        *textwrap.wrap(
+            f"rows per waiting execution: {j['rows_per_execution']:.2f} ({rows_line})",
+            width=110,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        ),
+        *textwrap.wrap(
+            f"bytes per waiting execution: {j['bytes_per_execution']:,.0f} ({bytes_line}); "
+            "pg_total_relation_size deltas (heap, indexes, TOAST, dead row versions not yet "
+            "vacuumed) / executions",
+            width=110,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        ),
+        f"  approvals list at {waiting.executions:,} pending, limit 100 ({listed['rows']} rows): "
+        f"list_approvals in-process median {listed['in_process_ms']['median']:.1f} ms "
+        f"(min {listed['in_process_ms']['min']:.1f}, p95 {listed['in_process_ms']['p95']:.1f}, "
+        f"{listed['calls']} calls)",
+        f"    of which statement execution {_f(listed['statement_exec_ms'], 2)} ms "
+        "(pg_stat_statements); target < 200 ms: "
+        f"{_verdict(targets['approvals_list_ms']['pass'])}",
+        f"  agentworker approvals list --tenant X --json, whole process: median "
+        f"{cli['median']:,.0f} ms over {len(cli['runs'])} runs ({cli['rows']} rows); "
+        f"start-up alone (agentworker --help) {cli['startup_median_ms']:,.0f} ms",
+    ]
+
+    run = steps.run
+    p = run.profile
+    ratio = steps.executions_per_second / b.per_second
+    step_ratio = steps.steps_per_second / b.per_second
+    out += [
+        "",
+        f"(w3) {steps.steps}-step workflow, each step the agent of (b) (2 LLM calls + 1 tool), "
+        f"LLM at 0 ms, concurrency {run.concurrency}",
+    ]
+    out += _table(
+        ["scenario", "count", "seconds", "per second", "ratio vs (b) tasks/s", "ideal"],
+        [
+            [
+                "(b) agent tasks",
+                str(b.tasks),
+                _f(b.seconds, 3),
+                _f(b.per_second),
+                "1.000",
+                "-",
+            ],
+            [
+                f"(w3) workflow executions ({steps.steps} agent steps)",
+                str(run.tasks),
+                _f(run.seconds, 3),
+                _f(steps.executions_per_second),
+                _f(ratio, 3),
+                _f(1 / steps.steps, 3),
+            ],
+            [
+                "(w3) agent steps",
+                str(run.tasks * steps.steps),
+                _f(run.seconds, 3),
+                _f(steps.steps_per_second),
+                _f(step_ratio, 3),
+                "1.000",
+            ],
+        ],
+    )
+    worker_cpu = run.cpu_seconds.get("worker")
+    b_worker = b.cpu_seconds.get("worker")
+    counters = p["database_counters_per_execution"]
+    statements = p["statements"]
+    statements_line = (
+        f"{statements['statements_per_task']:.1f} statements ({statements['exec_ms_per_task']:.1f}"
+        " ms of statement execution)"
+        if statements
+        else f"statements not counted: {p['statements_note']}"
+    )
+    t = p["step_timeline_ms"]
+    out += [
+        "  ideal: executions/s = (b) tasks/s / steps if advancing a workflow cost nothing",
+        f"  per execution: {p['agent_tasks_per_execution']:.2f} agent tasks, "
+        f"{p['llm_requests_per_execution']:.2f} LLM requests, "
+        f"{counters.get('xact_commit', 0):.1f} transactions, {statements_line}; "
+        f"avg {_f(p['execution_ms_avg'], 0)} ms start to completion",
+        "  worker CPU per agent step: "
+        + (
+            f"{worker_cpu * 1000 / (run.tasks * steps.steps):.1f} ms"
+            if worker_cpu is not None
+            else "-"
+        )
+        + " (advances included); (b) per task: "
+        + (f"{b_worker * 1000 / b.tasks:.1f} ms" if b_worker is not None else "-")
+        + f"; busy, share of one CPU: {_busy(run)}",
+        f"  per step (avg ms): advance made the task -> claimed {_f(t['advance_to_claim'])}, "
+        f"claimed -> task finished {_f(t['claim_to_task_finished'])}, "
+        f"task finished -> step recorded by the next advance "
+        f"{_f(t['task_finished_to_step_done'])}",
+        f"  Redis: {_redis_line(run)} per execution; peak RSS {_f(run.peak_rss_mib, 0, ' MiB')}",
+    ]
+    return out

@@ -20,6 +20,7 @@ from tests.bench.procs import BenchError
 from tests.bench.report import Results, render
 from tests.bench.scenarios import Context, RunResult, run_agents, run_bare
 from tests.bench.services import broker, database
+from tests.bench.workflows import HEADLINE, WorkflowResults, run_approvals, run_steps
 from worker.devstack import temporary_directory
 
 
@@ -32,10 +33,13 @@ class Plan:
     io_tasks: int
     io_concurrency: int
     latency_ms: float
+    approvals: int
+    waiting: int
+    workflow_executions: int
 
 
-DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 500)
-QUICK = Plan("quick", 300, 100, 32, 200, 50, 500)
+DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 500, 200, 2000, 100)
+QUICK = Plan("quick", 300, 100, 32, 200, 50, 500, 50, 200, 30)
 
 
 def _positive(raw: str) -> int:
@@ -60,6 +64,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--io-tasks", type=_positive, help="(c) tasks of each kind [1000]")
     parser.add_argument("--io-concurrency", type=_positive, help="worker concurrency of (c) [100]")
     parser.add_argument("--latency-ms", type=float, help="(c) LLM latency per call [500]")
+    parser.add_argument(
+        "--approvals", type=_positive, help="(w1) approvals resolved, paced and back to back [200]"
+    )
+    parser.add_argument(
+        "--waiting", type=_positive, help="(w2) executions waiting on approvals [2000]"
+    )
+    parser.add_argument(
+        "--workflow-executions", type=_positive, help="(w3) 3-step workflow executions [100]"
+    )
     parser.add_argument(
         "--db-pool-size", type=_positive, default=20, help="AGENTWORKER_DB_POOL_SIZE"
     )
@@ -89,6 +102,9 @@ def plan_of(args: argparse.Namespace) -> Plan:
         args.io_tasks or base.io_tasks,
         args.io_concurrency or base.io_concurrency,
         args.latency_ms if args.latency_ms is not None else base.latency_ms,
+        args.approvals or base.approvals,
+        args.waiting or base.waiting,
+        args.workflow_executions or base.workflow_executions,
     )
 
 
@@ -199,8 +215,44 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results:
             latency_ms=plan.latency_ms,
         )
         _done(io_agent, started)
+
+        workflows = bench_workflows(ctx, plan, agent)
         _say("stopping services ...")
-    return Results(meta, noop, agent, io_bare, io_agent)
+    return Results(meta, noop, agent, io_bare, io_agent, workflows)
+
+
+def bench_workflows(ctx: Context, plan: Plan, agent: RunResult) -> WorkflowResults:
+    started = time.monotonic()
+    _say(
+        f"(w1) approvals: {2 * plan.approvals} executions [gate, agent step]; "
+        f"{plan.approvals} resolved paced, {plan.approvals} back to back; "
+        f"(w2) {plan.waiting} executions waiting; concurrency {plan.concurrency}"
+    )
+    resolve, waiting = run_approvals(
+        ctx, approvals=plan.approvals, waiting=plan.waiting, concurrency=plan.concurrency
+    )
+    paced = resolve.paced.summary[HEADLINE]
+    _say(
+        f"   (w1) decided_at -> agent run started: p50 {paced['p50']:.1f} ms, "
+        f"p95 {paced['p95']:.1f} ms (paced)"
+    )
+    _say(
+        f"   (w2) {waiting.executions} waiting in {waiting.start_seconds:.1f}s, slots held "
+        f"{waiting.slots_held}, approvals list {waiting.list_median_ms:.1f} ms "
+        f"({time.monotonic() - started:.0f}s with set-up)"
+    )
+    started = time.monotonic()
+    _say(
+        f"(w3) 3-step workflow: {plan.workflow_executions} executions, LLM 0 ms, "
+        f"concurrency {plan.concurrency}"
+    )
+    steps = run_steps(ctx, executions=plan.workflow_executions, concurrency=plan.concurrency)
+    _say(
+        f"   {steps.run.tasks} executions in {steps.run.seconds:.3f}s = "
+        f"{steps.executions_per_second:.1f} executions/s, {steps.steps_per_second:.1f} steps/s; "
+        f"(b) {agent.per_second:.1f} tasks/s ({time.monotonic() - started:.0f}s with set-up)"
+    )
+    return WorkflowResults(resolve, waiting, steps)
 
 
 def main(argv: list[str] | None = None) -> int:

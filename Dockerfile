@@ -1,0 +1,23 @@
+# The agentworker image: the `agentworker` command, `celery -A worker.app …` and Flower.
+# Built by docker-compose.yml; runs as a non-root user. /data is for beat's schedule and
+# Flower's state (mount a volume there).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md celeryconfig.py ./
+COPY models ./models
+COPY worker ./worker
+COPY tasks ./tasks
+COPY migrations ./migrations
+RUN pip install ".[flower]" \
+    && useradd --system --user-group --create-home --uid 10001 agentworker \
+    && mkdir /data \
+    && chown agentworker:agentworker /data
+
+USER agentworker
+CMD ["agentworker", "worker"]
