@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
+from worker.logs import install_celery_hooks
+
 TASK_MODULES = [
     "tasks.agents",
     "tasks.knowledge",
@@ -25,6 +27,7 @@ def create_app(broker_url: str | None = None) -> Celery:
 
 
 app = create_app()
+install_celery_hooks()  # JSON logs with task, tenant, run and execution ids; secrets redacted
 
 
 @worker_shutdown.connect

@@ -155,7 +155,7 @@ def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
 
 
 def _counts_by_status(
-    connection: sa.Connection, table: sa.Table, statuses: Sequence[str]
+    connection: sa.Connection, table: sa.FromClause, statuses: Sequence[str]
 ) -> dict[str, int]:
     counts = dict.fromkeys(statuses, 0)
     rows = connection.execute(
@@ -182,7 +182,8 @@ def _latency(connection: sa.Connection) -> tuple[dict[str, LatencyHistogram], in
         )
         .where(
             _metrics.c.metric_category == MetricCategory.LATENCY,
-            _metrics.c.metric_name.like(f"{_LATENCY_PREFIX}%{_LATENCY_SUFFIX}"),
+            _metrics.c.metric_name.startswith(_LATENCY_PREFIX, autoescape=True),
+            _metrics.c.metric_name.endswith(_LATENCY_SUFFIX, autoescape=True),
         )
         .group_by(_metrics.c.metric_name)
     ).all()

@@ -58,8 +58,20 @@ def current_revision(engine: Engine) -> str | None:
 def assert_schema_current(engine: Engine) -> None:
     """Raise ``SchemaOutOfDate`` with the fixing command unless the database is at head."""
     current, head = current_revision(engine), head_revision()
-    if current != head:
+    if current == head:
+        return
+    known = {
+        rev.revision
+        for rev in ScriptDirectory.from_config(
+            alembic_config("postgresql://unused/")
+        ).walk_revisions()
+    }
+    if current is not None and current not in known:
         raise SchemaOutOfDate(
-            f"database is at revision {current or 'none (empty schema)'}, the code needs "
-            f"{head}: run `agentworker migrate`"
+            f"database is at revision {current}, which this code does not know (it needs "
+            f"{head}): the database was migrated by a newer version; deploy that version"
         )
+    raise SchemaOutOfDate(
+        f"database is at revision {current or 'none (empty schema)'}, the code needs "
+        f"{head}: run `agentworker migrate`"
+    )

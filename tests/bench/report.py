@@ -307,6 +307,9 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
         "",
         f"(w1) approval resolved -> next step starts: workflow [approval gate, agent step], "
         f"{paced.approvals} approvals resolved",
+        "  (preceded by a condition step that always holds: a gate as the first step fails, "
+        "the engine moves the new",
+        "  execution PENDING -> AWAITING_APPROVAL, which worker/states.py does not allow)",
         "  one by one through AgentWorkerClient.resolve_approval while the worker runs; paced: "
         "each resolve once the",
         "  previous approval's next step had started its agent run; back to back: "
@@ -344,6 +347,8 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
     bytes_line = ", ".join(
         f"{table} {value:,.0f}" for table, value in j["bytes_per_execution_by_table"].items()
     )
+    lead = j["of_which_lead_condition_step"]
+    lead_line = ", ".join(f"{table} {value:.2f}" for table, value in lead.items())
     cpu = j["slots"]["worker_cpu_share_of_one_cpu"]
     out += [
         "",
@@ -357,7 +362,8 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
         f"{waiting.running_tasks}, task rows of these executions {waiting.tasks_of_these}; "
         f"worker CPU meanwhile {_f(None if cpu is None else cpu * 100, 1)}% of one CPU",
         *textwrap.wrap(
-            f"rows per waiting execution: {j['rows_per_execution']:.2f} ({rows_line})",
+            f"rows per waiting execution: {j['rows_per_execution']:.2f} ({rows_line}); of "
+            f"which the leading condition step: {sum(lead.values()):.2f} ({lead_line})",
             width=110,
             initial_indent="  ",
             subsequent_indent="    ",
@@ -436,7 +442,7 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
         f"  per execution: {p['agent_tasks_per_execution']:.2f} agent tasks, "
         f"{p['llm_requests_per_execution']:.2f} LLM requests, "
         f"{counters.get('xact_commit', 0):.1f} transactions, {statements_line}; "
-        f"avg {_f(p['execution_ms_avg'], 0)} ms start to completion",
+        f"avg {_f(p['execution_ms_avg'], 0)} ms first step to completion",
         "  worker CPU per agent step: "
         + (
             f"{worker_cpu * 1000 / (run.tasks * steps.steps):.1f} ms"
@@ -446,7 +452,8 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
         + " (advances included); (b) per task: "
         + (f"{b_worker * 1000 / b.tasks:.1f} ms" if b_worker is not None else "-")
         + f"; busy, share of one CPU: {_busy(run)}",
-        f"  per step (avg ms): advance made the task -> claimed {_f(t['advance_to_claim'])}, "
+        "  per step (avg ms, every execution started at once, so mostly queueing): advance "
+        f"made the task -> claimed {_f(t['advance_to_claim'])}, "
         f"claimed -> task finished {_f(t['claim_to_task_finished'])}, "
         f"task finished -> step recorded by the next advance "
         f"{_f(t['task_finished_to_step_done'])}",

@@ -65,7 +65,13 @@ from worker.settings import Settings
 
 AGENT = "bench-agent"
 STEP_INPUT = "What time is it?"
+# A gate cannot be a workflow's first step: advance() moves a new (PENDING) execution straight
+# to AWAITING_APPROVAL, which EXECUTION (worker/states.py) does not allow, so the advance raises
+# InvalidTransition and the execution stays PENDING. A condition step that always holds (no
+# worker, no LLM, same transaction) first moves it to RUNNING; its rows are reported apart.
+LEAD_STEP = "start"
 GATED_STEPS = [
+    {"key": LEAD_STEP, "kind": "condition", "if": "{{ execution.id }}", "exists": True},
     approval_gate("gate"),
     {"key": "work", "kind": "agent", "agent": AGENT, "input": STEP_INPUT},
 ]
@@ -166,6 +172,7 @@ class WaitingResult:
     worker_cpu_share: float | None  # of one CPU, while they wait
     slot_samples: int
     rows: dict[str, int]  # per table, rows added by the waiting executions
+    lead_rows: dict[str, int]  # of which the leading condition step's (LEAD_STEP)
     bytes: dict[str, int]  # per table, pg_total_relation_size delta
     list_ms: list[float]
     list_rows: int
@@ -207,6 +214,9 @@ class WaitingResult:
             },
             "rows_per_execution": round(sum(rows.values()), 3),
             "rows_per_execution_by_table": {k: round(v, 3) for k, v in rows.items()},
+            "of_which_lead_condition_step": {
+                k: round(v, 3) for k, v in self.per_execution(self.lead_rows).items()
+            },
             "bytes_per_execution": round(sum(size.values()), 1),
             "bytes_per_execution_by_table": {k: round(v, 1) for k, v in size.items()},
             "approvals_list": {
@@ -354,6 +364,22 @@ def execution_failures(database: Database, tenant_id: uuid.UUID) -> str:
         t=tenant_id,
     )
     return "; ".join(f"{r.bench_probe} x {r.status} {r.error}" for r in rows) or "none"
+
+
+def lead_step_rows(database: Database, tenant_id: uuid.UUID) -> dict[str, int]:
+    """Rows written only because of the leading condition step (see LEAD_STEP): its step run,
+    its two transitions' events, 'next step: gate' and the execution's 'running' event."""
+    row = _rows(
+        database,
+        "SELECT (SELECT count(*) FROM ai_workflow_step_runs WHERE tenant_id = :t "
+        "AND step_key = :k) AS step_runs, (SELECT count(*) FROM event_logs WHERE tenant_id = :t "
+        "AND (data->>'step' = :k OR data->>'from' = :k "
+        "OR (data->>'from' = 'pending' AND data->>'to' = 'running'))) AS events, "
+        "1 AS bench_probe",
+        t=tenant_id,
+        k=LEAD_STEP,
+    )[0]
+    return {"ai_workflow_step_runs": int(row.step_runs), "event_logs": int(row.events)}
 
 
 def table_snapshot(database: Database) -> tuple[dict[str, int], dict[str, int]]:
@@ -527,12 +553,13 @@ def run_resolve(
     database = ctx.database
     slug, tenant_id, approver = _tenant(ctx, "bench_gated", GATED_STEPS)
     _start(client, slug, "bench_gated", 2 * approvals)
-    _wait_for(
-        lambda: executions_in(database, tenant_id, "awaiting_approval") == 2 * approvals,
+    _wait_done(
+        lambda: executions_in(database, tenant_id, "awaiting_approval"),
+        2 * approvals,
         process,
         log_path,
-        what=f"(w1) {2 * approvals} executions awaiting approval",
-        timeout=60 + approvals / 5,
+        what="(w1) executions awaiting approval",
+        stall_seconds=30,
     )
     pending = _pending(database, tenant_id)
     batches = []
@@ -678,13 +705,13 @@ def run_waiting(
     rows_before, bytes_before = table_snapshot(database)
     started = time.monotonic()
     _start(client, slug, "bench_waiting", executions)
-    _wait_for(
-        lambda: executions_in(database, tenant_id, "awaiting_approval") == executions,
+    _wait_done(
+        lambda: executions_in(database, tenant_id, "awaiting_approval"),
+        executions,
         process,
         log_path,
-        what=f"(w2) {executions} executions awaiting approval",
-        timeout=60 + executions / 5,
-        interval=0.2,
+        what="(w2) executions awaiting approval",
+        stall_seconds=30,
     )
     start_seconds = time.monotonic() - started
     slots = _slots(app, database, tenant_id, process.pid)
@@ -702,6 +729,7 @@ def run_waiting(
         worker_cpu_share=slots["cpu_share"],
         slot_samples=slots["samples"],
         rows=_grown(rows_after, rows_before),
+        lead_rows=lead_step_rows(database, tenant_id),
         bytes=_grown(bytes_after, bytes_before),
         list_ms=list_ms,
         list_rows=list_rows,
@@ -744,7 +772,8 @@ _STEPS_OUTCOME = """
 SELECT count(*) AS executions, count(*) FILTER (WHERE e.status = 'completed') AS completed,
        (SELECT min(s.started_at) FROM ai_workflow_step_runs s WHERE s.tenant_id = :t) AS first,
        max(e.completed_at) AS last,
-       avg(extract(epoch FROM e.completed_at - e.started_at)) * 1000 AS span_ms,
+       avg(extract(epoch FROM e.completed_at - (SELECT min(s.started_at)
+           FROM ai_workflow_step_runs s WHERE s.execution_id = e.id))) * 1000 AS span_ms,
        (SELECT count(*) FROM tasks WHERE tenant_id = :t AND status = 'SUCCEEDED') AS tasks,
        1 AS bench_probe
 FROM ai_workflow_executions e WHERE e.tenant_id = :t

@@ -12,7 +12,10 @@ import click
 from worker.cli.approvals import approvals, cancel
 from worker.cli.database import migrate, seed
 from worker.cli.demo import demo
+from worker.cli.dev import dev
+from worker.cli.health import health
 from worker.cli.knowledge import knowledge
+from worker.cli.metrics import metrics
 from worker.cli.tasks import events, status, submit
 from worker.cli.worker import worker
 from worker.cli.workflows import workflows
@@ -36,6 +39,9 @@ for command in (
     cancel,
     worker,
     demo,
+    dev,
+    metrics,
+    health,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,136 @@
+"""``agentworker dev`` (``make dev``): the whole stack on this machine until Ctrl-C.
+
+Embedded PostgreSQL + pgvector and Redis where ``DATABASE_URL`` / ``REDIS_URL`` are unset, with
+their data in ``.agentworker/`` (ignored by git), so a restart keeps it; migrations; the demo
+seed; the local LLM server when no provider is configured; a worker with beat; Flower with basic
+auth; the metrics endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from models.db import create_sync_engine, sync_session_factory
+from worker import schema
+from worker.app import create_app
+from worker.devstack import (
+    LocalServices,
+    free_port,
+    local_services,
+    start_worker_process,
+    stop_process,
+    wait_for_worker,
+)
+from worker.metrics import MetricsServer, serve_metrics
+from worker.seed import seed_demo
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".agentworker"),
+    show_default=True,
+)
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=16, show_default=True)
+@click.option(
+    "--flower-port", type=int, default=5555, show_default=True, help="0 picks a free port."
+)
+@click.option(
+    "--metrics-port", type=int, default=9464, show_default=True, help="0 picks a free port."
+)
+def dev(data_dir: Path, concurrency: int, flower_port: int, metrics_port: int) -> None:
+    """Run the whole stack locally until Ctrl-C; data is kept for the next start."""
+    data_dir = data_dir.resolve()
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    flower_auth = os.environ.get("FLOWER_BASIC_AUTH") or f"admin:{secrets.token_urlsafe(12)}"
+    with local_services(data_dir, persistent=True) as services:
+        schema.upgrade(services.database_url)
+        engine = create_sync_engine(services.database_url)
+        with sync_session_factory(engine)() as session:
+            seed_demo(session)
+        env = services.worker_env()
+        worker = start_worker_process(
+            env, data_dir / "logs" / "worker.log", concurrency=concurrency, beat=True
+        )
+        flower_port = flower_port or free_port()
+        with (data_dir / "logs" / "flower.log").open("ab") as flower_log:
+            flower = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "worker.app",
+                    "flower",
+                    f"--port={flower_port}",
+                    "--address=127.0.0.1",
+                    f"--basic_auth={flower_auth}",
+                    "--persistent=True",
+                    f"--db={data_dir / 'flower.db'}",
+                ],
+                env=env,
+                stdout=flower_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        metrics = serve_metrics(engine, "127.0.0.1", metrics_port)
+        try:
+            wait_for_worker(
+                create_app(services.broker_url), worker, data_dir / "logs" / "worker.log"
+            )
+            _print_urls(services, flower_port, flower_auth, metrics, data_dir)
+            while not stop.wait(0.5):
+                if worker.poll() is not None:
+                    raise click.ClickException(
+                        f"the worker exited ({worker.returncode}); see {data_dir}/logs"
+                    )
+        finally:
+            click.echo("stopping ...")
+            metrics.close()
+            stop_process(flower)
+            stop_process(worker)
+            engine.dispose()
+    click.echo("stopped; data kept in " + str(data_dir))
+
+
+def _print_urls(
+    services: LocalServices,
+    flower_port: int,
+    flower_auth: str,
+    metrics: MetricsServer,
+    data_dir: Path,
+) -> None:
+    user, _, password = flower_auth.partition(":")
+    lines = [
+        "agentworker dev is ready (Ctrl-C stops it)",
+        f"  Flower     http://127.0.0.1:{flower_port}  (user {user}, password {password})",
+    ]
+    lines.append(f"  metrics    {metrics.url}")
+    lines += [
+        f"  logs       {data_dir / 'logs'}",
+        "  in another shell:",
+        f"    export DATABASE_URL='{services.database_url}'",
+        f"    export CELERY_BROKER_URL='{services.broker_url}'",
+    ]
+    if services.llm_base_url:
+        lines.append(f"    export OPENAI_BASE_URL='{services.llm_base_url}'")
+    lines.append("    agentworker submit --tenant acme --agent assistant --input 'hello' --wait")
+    click.echo("\n".join(lines), nl=True)
+    sys.stdout.flush()
