@@ -45,11 +45,13 @@ from worker.agent_loop import (
 from worker.agents import AgentDefinition, find_agent, load_agent
 from worker.approvals import request_approval
 from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
+from worker.crypto import SecretBox
 from worker.errors import AgentWorkerError
 from worker.gateway import Attempt, LLMCallFailed, LLMDeferred, ProviderConfig
 from worker.leases import ClaimedTask, claim_task, lease_held
 from worker.providers import resolve_provider
 from worker.runtime import Runtime
+from worker.secret_refs import resolve_references
 from worker.states import AGENT_RUN, TASK
 from worker.tool_calls import ToolCallScope, refused_call, run_tool_call, write_action_logs
 from worker.tools import ToolContext
@@ -317,6 +319,7 @@ def _run_tools(run: _Run, step: RunTools) -> None:
         run.state.id,
         run.agent.name,
         frozenset(run.agent.configuration.tools),
+        resolve_secrets=lambda value: _resolve_secrets(runtime, task.tenant_id, value),
     )
     context = ToolContext(
         tenant_id=task.tenant_id,
@@ -356,6 +359,14 @@ def _run_tools(run: _Run, step: RunTools) -> None:
         action_logs=[o.action_log for o in outcomes],
     )
     faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
+
+
+def _resolve_secrets(runtime: Runtime, tenant_id: uuid.UUID, value: Any) -> Any:
+    keys = runtime.settings.encryption_keys
+    with runtime.engine.connect() as connection:
+        return resolve_references(
+            value, connection=connection, tenant_id=tenant_id, box=SecretBox(keys) if keys else None
+        )
 
 
 def _needs_approval(run: _Run, scope: ToolCallScope, call: dict[str, Any]) -> bool:

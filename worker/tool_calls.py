@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models import ActionLog, ActionStatus
 from worker.records import scrub
+from worker.secret_refs import UnknownSecret, has_references
 from worker.tools import ToolArgumentsInvalid, ToolContext, ToolRegistry, UnknownTool
 
 MAX_RESULT_CHARS = 20_000
@@ -33,6 +34,8 @@ class ToolCallScope:
     agent_run_id: uuid.UUID
     agent_name: str
     allowed_tools: Collection[str]
+    #: Replaces {"$secret": …} references with their values (worker.secret_refs).
+    resolve_secrets: Callable[[Any], Any] = lambda value: value
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,20 @@ def run_tool_call(
         return outcome(ActionStatus.FAILURE, f"error: {problem}", error=problem)
     try:
         spec = registry.get(name)
-        arguments = registry.validate_arguments(name, raw_arguments)
-    except (UnknownTool, ToolArgumentsInvalid) as error:
+        requested = _parsed(raw_arguments)
+        if requested is not None and has_references(requested):
+            # Secrets by reference: the tool gets the values; the records keep the reference.
+            arguments = registry.validate_arguments(name, scope.resolve_secrets(requested))
+            shown: Mapping[str, Any] = requested
+        else:
+            arguments = registry.validate_arguments(name, raw_arguments)
+            shown = arguments
+    except (UnknownTool, ToolArgumentsInvalid, UnknownSecret) as error:
         return outcome(ActionStatus.FAILURE, f"error: {error}", error=str(error))
 
     if spec.side_effects:
         recorded = _record_before(
-            engine, outcome(ActionStatus.PENDING, "", arguments=arguments, spec=spec).action_log
+            engine, outcome(ActionStatus.PENDING, "", arguments=shown, spec=spec).action_log
         )
         if recorded is not None and recorded.status != ActionStatus.PENDING:
             # Redelivery: this call already ran. Replay what it returned.
@@ -121,7 +131,7 @@ def run_tool_call(
                 _content(replay, recorded.error_message),
                 result=replay,
                 error=recorded.error_message,
-                arguments=arguments,
+                arguments=shown,
                 spec=spec,
             )
     try:
@@ -132,11 +142,11 @@ def run_tool_call(
             ActionStatus.FAILURE,
             f"error: tool '{name}' failed: {problem}",
             error=problem,
-            arguments=arguments,
+            arguments=shown,
             spec=spec,
         )
     return outcome(
-        ActionStatus.SUCCESS, _content(result, None), result=result, arguments=arguments, spec=spec
+        ActionStatus.SUCCESS, _content(result, None), result=result, arguments=shown, spec=spec
     )
 
 
@@ -214,6 +224,16 @@ def _content(result: Any, error: str | None) -> str:
         return f"error: {error}"
     text = result if isinstance(result, str) else json.dumps(_json_safe(result))
     return text if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS] + "…(truncated)"
+
+
+def _parsed(raw: Any) -> dict[str, Any] | None:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return None  # the registry reports invalid JSON to the model
+    return value if isinstance(value, dict) else None
 
 
 def _json_safe(value: Any) -> Any:

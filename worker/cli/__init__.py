@@ -14,6 +14,7 @@ from worker.cli.database import migrate, seed
 from worker.cli.demo import demo
 from worker.cli.dev import dev
 from worker.cli.health import health
+from worker.cli.keys import keys
 from worker.cli.knowledge import knowledge
 from worker.cli.metrics import metrics
 from worker.cli.tasks import events, status, submit
@@ -42,6 +43,7 @@ for command in (
     dev,
     metrics,
     health,
+    keys,
 ):
     cli.add_command(command)
 
