@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,8 @@ def start_worker_process(
     beat: bool = False,
     queues: str = "agents,workflows,maintenance,celery",
     loglevel: str = "INFO",
+    hostname: str | None = None,
+    extra_args: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
@@ -260,7 +262,8 @@ def start_worker_process(
         "--loglevel",
         loglevel,
         "--hostname",
-        f"agentworker-{os.getpid()}@%h",
+        hostname or f"agentworker-{os.getpid()}@%h",
+        *extra_args,
     ]
     if beat:
         command += ["--beat", "--schedule", str(log_path.with_suffix(".beat"))]

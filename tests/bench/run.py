@@ -20,7 +20,7 @@ from tests.bench.procs import BenchError
 from tests.bench.report import Results, render
 from tests.bench.scenarios import Context, RunResult, run_agents, run_bare
 from tests.bench.services import broker, database
-from tests.bench.workflows import HEADLINE, WorkflowResults, run_approvals, run_steps
+from tests.bench.workflows import HEADLINE, MODES, WorkflowResults, run_approvals, run_steps
 from worker.devstack import temporary_directory
 
 
@@ -224,18 +224,19 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results:
 def bench_workflows(ctx: Context, plan: Plan, agent: RunResult) -> WorkflowResults:
     started = time.monotonic()
     _say(
-        f"(w1) approvals: {2 * plan.approvals} executions [gate, agent step]; "
-        f"{plan.approvals} resolved paced, {plan.approvals} back to back; "
+        f"(w1) approvals: {len(MODES) * plan.approvals} executions [gate, agent step], "
+        f"{plan.approvals} resolved each {', '.join(MODES)}; "
         f"(w2) {plan.waiting} executions waiting; concurrency {plan.concurrency}"
     )
     resolve, waiting = run_approvals(
         ctx, approvals=plan.approvals, waiting=plan.waiting, concurrency=plan.concurrency
     )
-    paced = resolve.paced.summary[HEADLINE]
-    _say(
-        f"   (w1) decided_at -> agent run started: p50 {paced['p50']:.1f} ms, "
-        f"p95 {paced['p95']:.1f} ms (paced)"
-    )
+    for mode, batch in resolve.batches.items():
+        figures = batch.summary[HEADLINE]
+        _say(
+            f"   (w1) {mode}: decided_at -> agent run started: p50 {figures['p50']:.1f} ms, "
+            f"p95 {figures['p95']:.1f} ms"
+        )
     _say(
         f"   (w2) {waiting.executions} waiting in {waiting.start_seconds:.1f}s, slots held "
         f"{waiting.slots_held}, approvals list {waiting.list_median_ms:.1f} ms "

@@ -99,6 +99,15 @@ INTERVALS = (
     ("resolve_call", "resolve_approval call itself (client side)"),
 )
 HEADLINE = "decided_to_run_started"
+# How each approval of a batch is resolved: after what the previous one started has finished,
+# after its next step has started (and still runs), or right away.
+MODES = {
+    "idle": "each resolve once the previous execution had completed (nothing else running)",
+    "paced": "each resolve once the previous approval's next step had started its agent run "
+    "(which still runs alongside)",
+    "back to back": "resolves one after the other without waiting",
+}
+TARGET_MODE = "paced"
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -144,19 +153,18 @@ class ResolveBatch:
 @dataclass
 class ResolveResult:
     concurrency: int
-    paced: ResolveBatch
-    burst: ResolveBatch
+    batches: dict[str, ResolveBatch]  # keyed as MODES
 
     @property
     def p50_ms(self) -> float | None:
-        return self.paced.summary[HEADLINE]["p50"]
+        return self.batches[TARGET_MODE].summary[HEADLINE]["p50"]
 
     def as_json(self) -> dict[str, Any]:
         return {
             "concurrency": self.concurrency,
             "measure": "approvals.decided_at -> agent_runs.started_at of the next step",
-            "paced": self.paced.as_json(),
-            "back_to_back": self.burst.as_json(),
+            "target_mode": TARGET_MODE,
+            **{mode.replace(" ", "_"): batch.as_json() for mode, batch in self.batches.items()},
         }
 
 
@@ -355,6 +363,17 @@ def run_started(database: Database, execution_id: uuid.UUID) -> bool:
     )
 
 
+def execution_done(database: Database, execution_id: uuid.UUID) -> bool:
+    return bool(
+        _scalar(
+            database,
+            "SELECT status IN ('completed', 'failed', 'cancelled') AS bench_probe "
+            "FROM ai_workflow_executions WHERE id = :e",
+            e=execution_id,
+        )
+    )
+
+
 def execution_failures(database: Database, tenant_id: uuid.UUID) -> str:
     rows = _rows(
         database,
@@ -523,19 +542,20 @@ def _resolve_batch(
     process: subprocess.Popen[bytes],
     log_path: Path,
     *,
-    paced: bool,
+    mode: str,
 ) -> dict[uuid.UUID, tuple[float, float]]:
+    waits = {"idle": execution_done, "paced": run_started}
     calls: dict[uuid.UUID, tuple[float, float]] = {}
     for approval_id, execution_id in batch:
         started = time.time()
         client.resolve_approval(approval_id, "approve", user=approver, comment="bench")
         calls[approval_id] = (started, time.time())
-        if paced:
+        if mode in waits:
             _wait_for(
-                functools.partial(run_started, ctx.database, execution_id),
+                functools.partial(waits[mode], ctx.database, execution_id),
                 process,
                 log_path,
-                what=f"the next step of execution {execution_id}",
+                what=f"(w1) {mode}: execution {execution_id} after its approval",
                 interval=POLL_SECONDS,
             )
     return calls
@@ -551,43 +571,42 @@ def run_resolve(
     concurrency: int,
 ) -> ResolveResult:
     database = ctx.database
+    total = len(MODES) * approvals
     slug, tenant_id, approver = _tenant(ctx, "bench_gated", GATED_STEPS)
-    _start(client, slug, "bench_gated", 2 * approvals)
+    _start(client, slug, "bench_gated", total)
     _wait_done(
         lambda: executions_in(database, tenant_id, "awaiting_approval"),
-        2 * approvals,
+        total,
         process,
         log_path,
         what="(w1) executions awaiting approval",
         stall_seconds=30,
     )
     pending = _pending(database, tenant_id)
-    batches = []
-    for mode, batch in (("paced", pending[:approvals]), ("back to back", pending[approvals:])):
+    batches = {}
+    for number, mode in enumerate(MODES):
+        batch = pending[number * approvals : (number + 1) * approvals]
         started = time.monotonic()
-        calls = _resolve_batch(
-            ctx, client, approver, batch, process, log_path, paced=mode == "paced"
-        )
+        calls = _resolve_batch(ctx, client, approver, batch, process, log_path, mode=mode)
         seconds = time.monotonic() - started
-        done = approvals if mode == "paced" else 2 * approvals
         _wait_done(
             lambda: executions_finished(database, tenant_id),
-            done,
+            (number + 1) * approvals,
             process,
             log_path,
             what=f"(w1) {mode} executions",
             stall_seconds=30,
         )
-        batches.append(
-            ResolveBatch(mode, approvals, seconds, _latencies(database, tenant_id, calls))
+        batches[mode] = ResolveBatch(
+            mode, approvals, seconds, _latencies(database, tenant_id, calls)
         )
     completed = executions_in(database, tenant_id, "completed")
-    if completed != 2 * approvals:
+    if completed != total:
         raise BenchError(
-            f"(w1): {completed}/{2 * approvals} executions completed "
+            f"(w1): {completed}/{total} executions completed "
             f"({execution_failures(database, tenant_id)})\n{log_tail(log_path)}"
         )
-    return ResolveResult(concurrency, batches[0], batches[1])
+    return ResolveResult(concurrency, batches)
 
 
 # --- (w2) --------------------------------------------------------------------------------------

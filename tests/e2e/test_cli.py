@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 from tests.support.agents import add_agent
+from tests.support.environment import without_services
 from tests.support.stack import ROOT, Stack
 
 
@@ -72,18 +72,7 @@ def test_exit_codes_say_what_went_wrong(stack: Stack) -> None:
 
 
 def test_the_demo_runs_a_job_end_to_end_on_embedded_services(tmp_path: object) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "REDIS_URL",
-            "CELERY_BROKER_URL",
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-        }
-    }
+    env = without_services()
     result = _agentworker(env, "demo", timeout=240)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

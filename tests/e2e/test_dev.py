@@ -10,24 +10,13 @@ import sys
 from base64 import b64encode
 from pathlib import Path
 
+from tests.support.environment import without_services
 from tests.support.stack import ROOT, wait_until
 from worker.devstack import free_port
 
 
 def _start(tmp_path: Path, flower_port: int) -> tuple[subprocess.Popen[str], Path]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "REDIS_URL",
-            "CELERY_BROKER_URL",
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-        }
-    }
-    env["FLOWER_BASIC_AUTH"] = "ops:dev-password"
+    env = without_services(FLOWER_BASIC_AUTH="ops:dev-password")
     output = tmp_path / f"dev-{flower_port}.out"
     with output.open("w") as log:
         process = subprocess.Popen(

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from models import TaskStatus
 from worker.app import create_app
 from worker.client import AgentWorkerClient, TaskView
+from worker.devstack import start_worker_process
 from worker.llm_server import LocalLLMServer
 from worker.runtime import CeleryPublisher
 from worker.settings import Settings
@@ -96,37 +96,14 @@ class Stack:
     ) -> WorkerProcess:
         name = f"w{next(_names)}-{uuid.uuid4().hex[:6]}@test"
         log_path = self.tmp / f"{name}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker.app",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            name,
-            "--queues",
-            "agents,workflows,maintenance",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        if beat:
-            command += ["--beat", "--schedule", str(self.tmp / f"{name}-beat")]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.worker_env(**env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_worker_process(
+            self.worker_env(**env),
+            log_path,
+            concurrency=concurrency,
+            beat=beat,
+            hostname=name,
+            extra_args=("--without-gossip", "--without-mingle"),
+        )
         worker = WorkerProcess(process, name, log_path)
         self.workers.append(worker)
         if wait:
