@@ -41,6 +41,7 @@ class ClaimedTask:
     title: str | None
     priority: int
     workflow_execution_id: uuid.UUID | None
+    workflow_step: str | None
 
 
 def claim_task(
@@ -77,6 +78,7 @@ def claim_task(
             Task.title,
             Task.priority,
             Task.workflow_execution_id,
+            Task.workflow_step,
         )
     ).one_or_none()
     return ClaimedTask(**row._mapping) if row is not None else None

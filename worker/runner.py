@@ -49,6 +49,7 @@ from worker.crypto import SecretBox
 from worker.errors import AgentWorkerError
 from worker.gateway import Attempt, LLMCallFailed, LLMDeferred, ProviderConfig
 from worker.leases import ClaimedTask, claim_task, lease_held
+from worker.logs import log_context
 from worker.providers import resolve_provider
 from worker.runtime import Runtime
 from worker.secret_refs import resolve_references
@@ -104,11 +105,30 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
     if task is None:
         return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
     faults.fault_point(faults.AFTER_TASK_CLAIMED, settings.fault_point)
+    execution = task.workflow_execution_id
+    with log_context(
+        task_id=str(task.id),
+        tenant_id=str(task.tenant_id),
+        step=task.workflow_step,
+        workflow_execution_id=str(execution) if execution else None,
+    ):
+        outcome = _execute(runtime, task)
+        log.info(
+            "task %s: %s",
+            outcome.status,
+            outcome.detail[:300],
+            extra={"outcome": outcome.status, "attempt": task.attempts},
+        )
+        return outcome
+
+
+def _execute(runtime: Runtime, task: ClaimedTask) -> Outcome:
     scope = records.Scope(tenant_id=task.tenant_id, task_id=task.id, agent_name=task.agent_name)
     run: _Run | None = None
     try:
         run = _start_or_resume(runtime, task)
-        return _loop(run)
+        with log_context(agent_run_id=str(run.state.id)):
+            return _loop(run)
     except LostLease:
         return _abandon(runtime, task, run)
     except AwaitingApproval:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -147,3 +148,24 @@ def test_a_long_retry_after_frees_the_worker_slot_until_the_wait_is_over(stack: 
     ]
     assert any("worker slot is released" in text for text in system)
     assert stack.llm_requests(patient) == 2
+
+
+def test_worker_logs_are_json_lines_that_carry_the_task_tenant_and_run(stack: Stack) -> None:
+    add_agent(stack.engine, "helper", tools=["current_time"])
+    worker = stack.start_worker()
+    secret = "sk-test-" + "Lg7Kp2Xz" * 3
+
+    task = stack.wait_for(
+        stack.client.submit(tenant="acme", agent="helper", input=f"hello {secret}")
+    )
+
+    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    assert lines, worker.log()[-2000:]
+    mine = [line for line in lines if line.get("task_id") == str(task.id)]
+    finished = [line for line in mine if line["message"].startswith("task succeeded")]
+    assert finished, mine
+    assert finished[0]["tenant_id"] == str(task.tenant_id)
+    (run,) = stack.rows("SELECT id FROM agent_runs WHERE task_id = :t", t=task.id)
+    assert any(line.get("agent_run_id") == str(run.id) for line in mine)
+    assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
+    assert secret not in worker.log()
