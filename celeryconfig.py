@@ -59,7 +59,9 @@ broker_transport_options = {
     # Redis clients shared by the worker's threads must not run out (DESIGN §7).
     "max_connections": max(64, worker_concurrency * 2),
     "priority_steps": list(range(10)),
-    "queue_order_strategy": "priority",
+    # Take turns between queues, so a backlog of agent runs never delays workflow transitions
+    # and approval decisions (priority order would drain `agents` first).
+    "queue_order_strategy": "round_robin",
 }
 
 # Flower and `celery events` see every task's life.

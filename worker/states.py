@@ -134,7 +134,7 @@ EXECUTION = _machine(
     "workflow execution",
     AIWorkflowExecution.__table__,  # type: ignore[arg-type]
     {
-        E.PENDING: {E.RUNNING, E.FAILED, E.CANCELLED},
+        E.PENDING: {E.RUNNING, E.AWAITING_APPROVAL, E.FAILED, E.CANCELLED},
         E.RUNNING: {E.PENDING, E.AWAITING_APPROVAL, E.COMPLETED, E.FAILED, E.CANCELLED},
         E.AWAITING_APPROVAL: {E.RUNNING, E.FAILED, E.CANCELLED},
         E.COMPLETED: set(),

@@ -5,4 +5,8 @@ in one run (DESIGN §7). See ``python -m tests.bench --help``.
 same concurrency: the ratio (b)/(a) is the CPU cost of our persistence and LLM plumbing.
 (c) agent tasks against bare Celery tasks that sleep as long, with the LLM at 500 ms and
 concurrency 100: both against the Little's-law bound, and their ratio.
+Workflows (tests/bench/workflows.py), same run: (w1) an approval's decision to its next step's
+agent run (p50/p95 from the database's timestamps; idle, paced and back to back), (w2) many
+executions waiting on approvals (worker slots held, rows and bytes per execution, how long
+``approvals list`` takes), (w3) a 3-step workflow's executions/s and steps/s against (b).
 """

@@ -65,7 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--io-concurrency", type=_positive, help="worker concurrency of (c) [100]")
     parser.add_argument("--latency-ms", type=float, help="(c) LLM latency per call [500]")
     parser.add_argument(
-        "--approvals", type=_positive, help="(w1) approvals resolved, paced and back to back [200]"
+        "--approvals",
+        type=_positive,
+        help="(w1) approvals resolved in each mode: idle, paced, back to back [200]",
     )
     parser.add_argument(
         "--waiting", type=_positive, help="(w2) executions waiting on approvals [2000]"

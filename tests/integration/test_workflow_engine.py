@@ -58,3 +58,23 @@ def test_an_agent_step_then_an_approval_then_the_end(engine: sa.Engine) -> None:
         (approval,) = connection.execute(sa.text("SELECT status, payload FROM approvals")).all()
     assert approval.status == "pending"
     assert approval.payload["show"]["draft"]["output"] == "done"
+
+
+def test_a_workflow_may_start_with_an_approval_gate(engine: sa.Engine) -> None:
+    add_agent(engine, "helper")
+    add_workflow(
+        engine,
+        "gate_first",
+        [
+            approval_gate(),
+            {"key": "after", "kind": "agent", "agent": "helper", "input": "go"},
+        ],
+    )
+    publisher = RecordingPublisher()
+    execution_id = _start(engine, "gate_first")
+
+    assert advance(engine, publisher, execution_id) == ExecutionStatus.AWAITING_APPROVAL.value
+    with engine.connect() as connection:
+        (approval,) = connection.execute(sa.text("SELECT status FROM approvals")).all()
+    assert approval.status == "pending"
+    assert publisher.sent == []  # nothing runs while it waits

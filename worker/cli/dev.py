@@ -103,9 +103,9 @@ def dev(data_dir: Path, concurrency: int, flower_port: int, metrics_port: int) -
                     )
         finally:
             click.echo("stopping ...")
-            metrics.close()
-            stop_process(flower)
+            stop_process(flower)  # child processes first: nothing else may leave them behind
             stop_process(worker)
+            metrics.close()
             engine.dispose()
     click.echo("stopped; data kept in " + str(data_dir))
 
