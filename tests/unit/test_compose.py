@@ -110,7 +110,12 @@ def test_the_stack_has_the_expected_services() -> None:
 
 def test_agentworker_commands_are_registered_and_their_options_parse() -> None:
     # `health` lives in worker/cli/health.py; the lead registers it on the group.
-    known: dict[str, click.Command] = dict(cli.commands)
+    context = click.Context(cli)
+    known: dict[str, click.Command] = {
+        name: command
+        for name in cli.list_commands(context)
+        if (command := cli.get_command(context, name)) is not None
+    }
     used = [(where, argv) for where, argv in _commands() if argv[0] == "agentworker"]
     assert {argv[1] for _, argv in used} >= {"migrate", "worker", "health"}
     for where, argv in used:

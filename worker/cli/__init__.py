@@ -1,51 +1,57 @@
 """The ``agentworker`` command: a thin layer over the service functions.
 
+Commands are imported only when used, so a quick command (``health --liveness``, ``--help``)
+does not pay for the whole application's imports.
+
 Exit codes: 0 success, 1 the operation failed, 2 bad usage or configuration.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from worker.cli.approvals import approvals, cancel
-from worker.cli.database import migrate, seed
-from worker.cli.demo import demo
-from worker.cli.dev import dev
-from worker.cli.health import health
-from worker.cli.keys import keys
-from worker.cli.knowledge import knowledge
-from worker.cli.metrics import metrics
-from worker.cli.tasks import events, status, submit
-from worker.cli.worker import worker
-from worker.cli.workflows import workflows
 from worker.errors import AgentWorkerError
 
+#: command name -> "module:attribute"
+COMMANDS = {
+    "migrate": "worker.cli.database:migrate",
+    "seed": "worker.cli.database:seed",
+    "submit": "worker.cli.tasks:submit",
+    "status": "worker.cli.tasks:status",
+    "events": "worker.cli.tasks:events",
+    "knowledge": "worker.cli.knowledge:knowledge",
+    "workflows": "worker.cli.workflows:workflows",
+    "approvals": "worker.cli.approvals:approvals",
+    "cancel": "worker.cli.approvals:cancel",
+    "worker": "worker.cli.worker:worker",
+    "demo": "worker.cli.demo:demo",
+    "dev": "worker.cli.dev:dev",
+    "metrics": "worker.cli.metrics:metrics",
+    "health": "worker.cli.health:health",
+    "keys": "worker.cli.keys:keys",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """agentworker: Celery workers that run AI agents and persist every step."""
-
-
-for command in (
-    migrate,
-    seed,
-    submit,
-    status,
-    events,
-    knowledge,
-    workflows,
-    approvals,
-    cancel,
-    worker,
-    demo,
-    dev,
-    metrics,
-    health,
-    keys,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

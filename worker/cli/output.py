@@ -6,11 +6,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from worker.client import EventView
+if TYPE_CHECKING:
+    from worker.client import EventView
 
 _EVENT_COLOURS = {
     "ERROR": "red",
