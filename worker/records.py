@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -150,7 +150,3 @@ def write(
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def flatten(*groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row for group in groups for row in group]

@@ -11,7 +11,6 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -708,6 +707,3 @@ def _abandon_in(
             events=[records.event(run.scope, EventType.SYSTEM, "stopped: the task was cancelled")],
         )
     return Outcome(task.id, "abandoned", f"task is {status}; this worker stopped")
-
-
-_ZERO = Decimal(0)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 from models import ExecutionStatus, TaskStatus
 from tests.support.agents import add_agent
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow, approval_gate
-from worker.workflows.engine import advance, start_execution
+from worker.workflows.definition import InvalidWorkflow
+from worker.workflows.engine import advance, save_workflow_steps, start_execution
 
 
 def _finish_step_task(engine: sa.Engine, step: str, output: str = "done") -> None:
@@ -78,3 +80,61 @@ def test_a_workflow_may_start_with_an_approval_gate(engine: sa.Engine) -> None:
         (approval,) = connection.execute(sa.text("SELECT status FROM approvals")).all()
     assert approval.status == "pending"
     assert publisher.sent == []  # nothing runs while it waits
+
+
+def test_editing_a_workflow_does_not_change_running_executions(engine: sa.Engine) -> None:
+    add_agent(engine, "helper")
+    workflow_id = add_workflow(
+        engine,
+        "editable",
+        [
+            {"key": "first", "kind": "agent", "agent": "helper", "input": "version one"},
+        ],
+    )
+    publisher = RecordingPublisher()
+    running = _start(engine, "editable")
+    advance(engine, publisher, running)
+
+    with engine.begin() as connection:
+        version = save_workflow_steps(
+            connection,
+            workflow_id,
+            [
+                {"key": "first", "kind": "agent", "agent": "helper", "input": "version two"},
+                approval_gate(),
+            ],
+        )
+    assert version == 2
+    _finish_step_task(engine, "first")
+
+    assert advance(engine, publisher, running) == ExecutionStatus.COMPLETED.value  # still v1
+    newer = _start(engine, "editable")
+    advance(engine, publisher, newer)
+    with engine.connect() as connection:
+        prompts = (
+            connection.execute(sa.text("SELECT input_prompt FROM tasks ORDER BY created_at"))
+            .scalars()
+            .all()
+        )
+        versions = dict(
+            connection.execute(
+                sa.text("SELECT id, workflow_version FROM ai_workflow_executions")
+            ).all()
+        )
+    assert prompts == ["version one", "version two"]
+    assert versions == {running: 1, newer: 2}
+
+
+def test_saving_an_invalid_workflow_is_refused_and_changes_nothing(engine: sa.Engine) -> None:
+    add_agent(engine, "helper")
+    workflow_id = add_workflow(
+        engine,
+        "strict",
+        [
+            {"key": "first", "kind": "agent", "agent": "helper"},
+        ],
+    )
+    with pytest.raises(InvalidWorkflow, match="jumps to 'nowhere'"), engine.begin() as connection:
+        save_workflow_steps(connection, workflow_id, [approval_gate(on_reject="goto:nowhere")])
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT version FROM ai_workflows")).scalar() == 1

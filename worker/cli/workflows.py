@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from models import WorkflowType
 from worker.cli.output import as_json, event_line
 from worker.client import AgentWorkerClient, ExecutionView
+from worker.workflows.engine import define_workflow
 
 
 @click.group()
@@ -93,3 +95,42 @@ def follow_execution(
         if time.monotonic() > deadline:
             raise click.ClickException(f"execution {execution_id} still {view.status.value}")
         time.sleep(0.2)
+
+
+@workflows.command("save")
+@click.option("--tenant", help="Tenant id or slug; omit for a system-wide workflow.")
+@click.option("--name", required=True)
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.File("r"),
+    help="The steps, a JSON list (schema: worker/schemas/workflow-steps.v1.json).",
+)
+@click.option(
+    "--type",
+    "workflow_type",
+    default="content_generation",
+    show_default=True,
+    type=click.Choice([t.value for t in WorkflowType]),
+)
+def save(tenant: str | None, name: str, path: Any, workflow_type: str) -> None:
+    """Create a workflow or save new steps as its next version (running executions keep
+    the version they started with)."""
+    try:
+        steps = json.load(path)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--file") from None
+    client = AgentWorkerClient.from_env()
+    try:
+        with client.engine.begin() as connection:
+            workflow_id, version = define_workflow(
+                connection,
+                tenant=tenant,
+                name=name,
+                steps=steps,
+                workflow_type=WorkflowType(workflow_type),
+            )
+    finally:
+        client.close()
+    click.echo(f"workflow '{name}' saved as version {version} ({workflow_id})")

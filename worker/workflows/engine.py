@@ -33,6 +33,7 @@ from models import (
     Task,
     TaskStatus,
     WorkflowStatus,
+    WorkflowType,
 )
 from worker import records
 from worker.agents import find_agent
@@ -178,6 +179,44 @@ def pin_version(
             AIWorkflowVersion.workflow_id == workflow_id, AIWorkflowVersion.version == version
         )
     ).scalar_one()
+
+
+def define_workflow(
+    connection: sa.Connection,
+    *,
+    tenant: str | None,
+    name: str,
+    steps: Any,
+    workflow_type: WorkflowType = WorkflowType.CONTENT_GENERATION,
+    description: str | None = None,
+) -> tuple[uuid.UUID, int]:
+    """Create the workflow, or save new steps as its next version; (id, version)."""
+    definition = parse_definition(steps)
+    tenant_id = resolve_tenant(connection, tenant) if tenant else None
+    existing = connection.execute(
+        sa.select(AIWorkflow.id).where(
+            AIWorkflow.name == name,
+            AIWorkflow.tenant_id == tenant_id if tenant_id else AIWorkflow.tenant_id.is_(None),
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, save_workflow_steps(connection, existing, steps)
+    dumped = [s.model_dump(by_alias=True) for s in definition.steps]
+    workflow_id = connection.execute(
+        sa.insert(AIWorkflow.__table__)
+        .values(
+            tenant_id=tenant_id,
+            name=name,
+            description=description,
+            steps=dumped,
+            version=1,
+            workflow_type=workflow_type,
+            status=WorkflowStatus.ACTIVE,
+        )
+        .returning(AIWorkflow.id)
+    ).scalar_one()
+    pin_version(connection, tenant_id, workflow_id, 1, dumped)
+    return workflow_id, 1
 
 
 def save_workflow_steps(connection: sa.Connection, workflow_id: uuid.UUID, steps: Any) -> int:
