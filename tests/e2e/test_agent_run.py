@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from models import TaskStatus
 from tests.support.agents import add_agent
+from tests.support.prometheus import scrape, value
 from tests.support.stack import Stack
+from worker.metrics import serve_metrics
 
 
 def test_happy_path_with_two_tool_calls_persists_rows_events_tokens_and_cost(
@@ -169,3 +171,26 @@ def test_worker_logs_are_json_lines_that_carry_the_task_tenant_and_run(stack: St
     assert any(line.get("agent_run_id") == str(run.id) for line in mine)
     assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
     assert secret not in worker.log()
+
+
+def test_metrics_change_after_a_job_runs(stack: Stack) -> None:
+    add_agent(stack.engine, "helper", tools=["current_time"])
+    stack.start_worker()
+    with serve_metrics(stack.engine, "127.0.0.1", 0) as server:
+        before = scrape(server)
+        task = stack.wait_for(stack.client.submit(tenant="acme", agent="helper", input="hi"))
+        after = scrape(server)
+
+    assert task.status == TaskStatus.SUCCEEDED
+    succeeded = "agentworker_tasks"
+    assert (
+        value(after, succeeded, status="SUCCEEDED")
+        == value(before, succeeded, status="SUCCEEDED") + 1
+    )
+    assert (
+        value(after, "agentworker_llm_calls_total")
+        == value(before, "agentworker_llm_calls_total") + 2
+    )
+    assert value(after, "agentworker_llm_cost_usd_total") > value(
+        before, "agentworker_llm_cost_usd_total"
+    )

@@ -10,40 +10,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.request import urlopen
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from prometheus_client.parser import text_string_to_metric_families
 
 from models import Task
 from models.db import create_sync_engine
+from tests.support.prometheus import parse, scrape, value
 from tests.support.rows import RowFactory
 from worker.cli.metrics import metrics as metrics_command
 from worker.metrics import MetricsServer, serve_metrics
 from worker.settings import get_settings
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def scrape(server: MetricsServer) -> Samples:
-    with urlopen(server.url, timeout=10) as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/plain")
-        return parse(response.read().decode())
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
 
 
 @pytest.fixture
