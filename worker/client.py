@@ -42,7 +42,7 @@ from worker.errors import AgentWorkerError
 from worker.runtime import CeleryPublisher, Publisher
 from worker.settings import Settings, get_settings
 from worker.submission import Submitted, create_task
-from worker.workflows.engine import start_execution
+from worker.workflows.catalog import start_execution
 
 _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__

@@ -31,8 +31,9 @@ from worker.submission import (
     record_rejected,
     resolve_tenant,
 )
+from worker.workflows.catalog import UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
-from worker.workflows.engine import UnknownWorkflow, advance, start_execution
+from worker.workflows.engine import advance
 
 log = logging.getLogger(__name__)
 

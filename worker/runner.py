@@ -6,10 +6,8 @@ lease, so a cancelled or reclaimed task stops at its next checkpoint.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +17,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from models import (
     AgentRun,
     AgentRunStatus,
-    Approval,
-    ApprovalKind,
-    ApprovalStatus,
     ErrorSeverity,
     EventType,
     ModelUsageType,
@@ -41,19 +36,20 @@ from worker.agent_loop import (
     response_format,
     summarize,
 )
-from worker.agents import AgentDefinition, find_agent, load_agent
-from worker.approvals import request_approval
+from worker.agents import find_agent, load_agent
 from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.crypto import SecretBox
 from worker.errors import AgentWorkerError
-from worker.gateway import Attempt, LLMCallFailed, LLMDeferred, ProviderConfig
+from worker.gateway import Attempt, LLMCallFailed, LLMDeferred
 from worker.leases import ClaimedTask, claim_task, lease_held
 from worker.logs import log_context
 from worker.providers import resolve_provider
+from worker.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome, RunState
 from worker.runtime import Runtime
 from worker.secret_refs import resolve_references
 from worker.states import AGENT_RUN, TASK
 from worker.tool_calls import ToolCallScope, refused_call, run_tool_call, write_action_logs
+from worker.tool_gate import gate_tool_calls
 from worker.tools import ToolContext
 
 log = logging.getLogger(__name__)
@@ -61,40 +57,6 @@ _runs = AgentRun.__table__
 #: A run in these states continues where it stopped when its task is claimed again.
 _RESUMABLE = (AgentRunStatus.STARTED, AgentRunStatus.RUNNING, AgentRunStatus.WAITING_APPROVAL)
 _tasks = Task.__table__
-
-
-@dataclass(frozen=True)
-class Outcome:
-    task_id: uuid.UUID
-    status: str  # succeeded | failed | deferred | skipped | abandoned
-    detail: str = ""
-
-
-class LostLease(Exception):
-    """The task was cancelled or taken over while this worker was away from the database."""
-
-
-class AwaitingApproval(Exception):
-    """The run waits for a person's decision; the task has been parked, holding no worker."""
-
-
-@dataclass
-class RunState:
-    id: uuid.UUID
-    messages: list[dict[str, Any]]
-    llm_calls: int
-    model: str
-
-
-@dataclass
-class _Run:
-    runtime: Runtime
-    task: ClaimedTask
-    agent: AgentDefinition
-    provider: ProviderConfig
-    state: RunState
-    scope: records.Scope
-    pending_metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
 def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
@@ -123,7 +85,7 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
 
 def _execute(runtime: Runtime, task: ClaimedTask) -> Outcome:
     scope = records.Scope(tenant_id=task.tenant_id, task_id=task.id, agent_name=task.agent_name)
-    run: _Run | None = None
+    run: ActiveRun | None = None
     try:
         run = _start_or_resume(runtime, task)
         with log_context(agent_run_id=str(run.state.id)):
@@ -144,7 +106,7 @@ def _execute(runtime: Runtime, task: ClaimedTask) -> Outcome:
         return _fail(runtime, task, run, scope, error, message, severity=ErrorSeverity.HIGH)
 
 
-def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> _Run:
+def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> ActiveRun:
     settings = runtime.settings
     with runtime.engine.begin() as connection:
         agent = runtime.definitions.get(
@@ -236,10 +198,10 @@ def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> _Run:
                     )
                 ],
             )
-    return _Run(runtime, task, agent, provider, state, scope)
+    return ActiveRun(runtime, task, agent, provider, state, scope)
 
 
-def _loop(run: _Run) -> Outcome:
+def _loop(run: ActiveRun) -> Outcome:
     configuration = run.agent.configuration
     while True:
         step = next_step(
@@ -273,7 +235,7 @@ def _loop(run: _Run) -> Outcome:
             raise AgentWorkerError(step.reason, code="step_limit")
 
 
-def _call_model(run: _Run) -> None:
+def _call_model(run: ActiveRun) -> None:
     runtime, state, configuration = run.runtime, run.state, run.agent.configuration
     tools = runtime.tools.openai_tools(configuration.tools) if configuration.tools else None
     result = runtime.gateway.chat(
@@ -330,7 +292,7 @@ def _call_model(run: _Run) -> None:
     faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, runtime.settings.fault_point)
 
 
-def _run_tools(run: _Run, step: RunTools) -> None:
+def _run_tools(run: ActiveRun, step: RunTools) -> None:
     runtime, task = run.runtime, run.task
     scope = ToolCallScope(
         task.tenant_id,
@@ -348,7 +310,7 @@ def _run_tools(run: _Run, step: RunTools) -> None:
         session_factory=runtime.sessions,
         services={"runtime": runtime},
     )
-    refusals = _gate(run, scope, step.calls)
+    refusals = gate_tool_calls(run, scope, step.calls)
     outcomes = [
         refused_call(scope, call, runtime.tools, refusals[call["id"]])
         if call["id"] in refusals
@@ -388,100 +350,8 @@ def _resolve_secrets(runtime: Runtime, tenant_id: uuid.UUID, value: Any) -> Any:
         )
 
 
-def _needs_approval(run: _Run, scope: ToolCallScope, call: dict[str, Any]) -> bool:
-    name = call.get("function", {}).get("name", "")
-    tools = run.runtime.tools
-    return name in scope.allowed_tools and name in tools and tools.get(name).needs_approval
-
-
-def _gate(run: _Run, scope: ToolCallScope, calls: tuple[dict[str, Any], ...]) -> dict[str, str]:
-    """Tools that need approval never run without one. Request what is missing and park the
-    task while any is pending; return the refusals (call id -> why) once all are decided."""
-    gated = [call for call in calls if _needs_approval(run, scope, call)]
-    if not gated:
-        return {}
-    runtime, task = run.runtime, run.task
-    with runtime.engine.begin() as connection:
-        decided = {
-            row.tool_call_id: row
-            for row in connection.execute(
-                sa.select(Approval.tool_call_id, Approval.status, Approval.decision_comment)
-                .where(
-                    Approval.agent_run_id == run.state.id,
-                    Approval.tool_call_id.in_([c["id"] for c in gated]),
-                )
-                .with_for_update()  # a decision now waits for this transaction
-            )
-        }
-        waiting = False
-        for call in gated:
-            if call["id"] not in decided:
-                name, arguments = call["function"]["name"], call["function"]["arguments"]
-                request_approval(
-                    connection,
-                    tenant_id=task.tenant_id,
-                    kind=ApprovalKind.TOOL_CALL,
-                    title=f"Let agent '{run.agent.name}' run tool '{name}'?",
-                    payload={
-                        "tool": name,
-                        "arguments": _arguments(arguments),
-                        "task_id": str(task.id),
-                    },
-                    scope=run.scope,
-                    tool_call_id=call["id"],
-                    requested_by=f"agent {run.agent.name}",
-                )
-                waiting = True
-            elif decided[call["id"]].status == ApprovalStatus.PENDING:
-                waiting = True
-        if waiting:
-            _park(connection, run)
-    if waiting:
-        raise AwaitingApproval()
-    return {
-        call_id: f"{row.status} by a person"
-        + (f": {row.decision_comment}" if row.decision_comment else "")
-        for call_id, row in decided.items()
-        if row.status != ApprovalStatus.APPROVED
-    }
-
-
-def _park(connection: sa.Connection, run: _Run) -> None:
-    runtime = run.runtime
-    parked = TASK.apply(
-        connection,
-        run.task.id,
-        TaskStatus.AWAITING_APPROVAL,
-        sources=[TaskStatus.RUNNING],
-        where=[_tasks.c.lease_owner == runtime.owner],
-        values={"lease_owner": None, "lease_expires_at": None},
-    )
-    if parked is None:
-        raise LostLease()
-    AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.WAITING_APPROVAL)
-    records.write(
-        connection,
-        metrics=run.pending_metrics,
-        events=[
-            records.event(
-                run.scope,
-                EventType.SYSTEM,
-                "waiting for a person to approve a tool call; the worker slot is released",
-            )
-        ],
-    )
-    run.pending_metrics = []
-
-
-def _arguments(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
 def _append(
-    run: _Run,
+    run: ActiveRun,
     messages: list[dict[str, Any]],
     *,
     events: list[dict[str, Any]],
@@ -513,7 +383,7 @@ def _append(
     run.state.messages.extend(messages)
 
 
-def _on_attempt(run: _Run, attempt: Attempt, call: str) -> None:
+def _on_attempt(run: ActiveRun, attempt: Attempt, call: str) -> None:
     metric = records.latency_metric(run.scope, attempt, model=run.state.model, call=call)
     if attempt.ok:
         run.pending_metrics.append(metric)  # written with the step
@@ -538,7 +408,7 @@ def _on_attempt(run: _Run, attempt: Attempt, call: str) -> None:
         )
 
 
-def _succeed(run: _Run, output: Any) -> Outcome:
+def _succeed(run: ActiveRun, output: Any) -> Outcome:
     runtime, task = run.runtime, run.task
     summary = summarize(output)
     with runtime.engine.begin() as connection:
@@ -585,7 +455,7 @@ def _succeed(run: _Run, output: Any) -> Outcome:
 def _fail(
     runtime: Runtime,
     task: ClaimedTask,
-    run: _Run | None,
+    run: ActiveRun | None,
     scope: records.Scope,
     error: BaseException,
     message: str,
@@ -644,7 +514,9 @@ def _wake_workflow(runtime: Runtime, task: ClaimedTask) -> None:
         )
 
 
-def _defer(runtime: Runtime, task: ClaimedTask, run: _Run | None, deferral: LLMDeferred) -> Outcome:
+def _defer(
+    runtime: Runtime, task: ClaimedTask, run: ActiveRun | None, deferral: LLMDeferred
+) -> Outcome:
     countdown = deferral.countdown
     scope = run.scope if run is not None else records.Scope(task.tenant_id, task.id)
     with runtime.engine.begin() as connection:
@@ -683,13 +555,13 @@ def _defer(runtime: Runtime, task: ClaimedTask, run: _Run | None, deferral: LLMD
     return Outcome(task.id, "deferred", f"re-published with a {countdown:g}s countdown")
 
 
-def _abandon(runtime: Runtime, task: ClaimedTask, run: _Run | None) -> Outcome:
+def _abandon(runtime: Runtime, task: ClaimedTask, run: ActiveRun | None) -> Outcome:
     with runtime.engine.begin() as connection:
         return _abandon_in(connection, runtime, task, run)
 
 
 def _abandon_in(
-    connection: sa.Connection, runtime: Runtime, task: ClaimedTask, run: _Run | None
+    connection: sa.Connection, runtime: Runtime, task: ClaimedTask, run: ActiveRun | None
 ) -> Outcome:
     """Stop quietly: the task was cancelled or another worker owns it now."""
     status = connection.execute(

@@ -11,8 +11,9 @@ from models import ExecutionStatus, TaskStatus
 from tests.support.agents import add_agent
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow, approval_gate
+from worker.workflows.catalog import save_workflow_steps, start_execution
 from worker.workflows.definition import InvalidWorkflow
-from worker.workflows.engine import advance, save_workflow_steps, start_execution
+from worker.workflows.engine import advance
 
 
 def _finish_step_task(engine: sa.Engine, step: str, output: str = "done") -> None:

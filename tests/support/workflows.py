@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from models import AIWorkflow, WorkflowStatus, WorkflowType
 from tests.support.agents import ensure_tenant
+from worker.workflows.catalog import pin_version
 from worker.workflows.definition import parse_definition
-from worker.workflows.engine import pin_version
 
 
 def add_workflow(

@@ -11,7 +11,7 @@ import click
 from models import WorkflowType
 from worker.cli.output import as_json, event_line
 from worker.client import AgentWorkerClient, ExecutionView
-from worker.workflows.engine import define_workflow
+from worker.workflows.catalog import define_workflow
 
 
 @click.group()
