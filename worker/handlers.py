@@ -29,7 +29,7 @@ from worker.submission import (
     create_task,
     message_key,
     record_rejected,
-    resolve_tenant,
+    tenant_named_by,
 )
 from worker.workflows.catalog import UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
@@ -128,15 +128,8 @@ def handle_resolve_approval(runtime: Runtime, payload: Mapping[str, Any]) -> dic
 def _keep_rejected_start(
     runtime: Runtime, payload: Mapping[str, Any], error: AgentWorkerError, message_id: str
 ) -> None:
-    tenant_id = None
-    reference = payload.get("tenant") if isinstance(payload, Mapping) else None
-    if isinstance(reference, str):
-        with runtime.engine.connect() as connection:
-            try:
-                tenant_id = resolve_tenant(connection, reference)
-            except UnknownTenant:
-                tenant_id = None
     with runtime.engine.begin() as connection:
+        tenant_id = tenant_named_by(connection, payload)
         records.write(
             connection,
             errors=[

@@ -58,6 +58,17 @@ def resolve_tenant(connection: sa.Connection, reference: str) -> uuid.UUID:
     return row.id
 
 
+def tenant_named_by(connection: sa.Connection, payload: Any) -> uuid.UUID | None:
+    """The known, active tenant a (possibly broken) payload names, if any."""
+    reference = payload.get("tenant") if isinstance(payload, Mapping) else None
+    if not isinstance(reference, str) or not reference:
+        return None
+    try:
+        return resolve_tenant(connection, reference)
+    except UnknownTenant:
+        return None
+
+
 def message_key(message_id: str) -> str:
     """The idempotency key of a raw submission without one: its broker message id."""
     return f"message:{message_id}"
@@ -95,13 +106,7 @@ def record_rejected(
     """Keep a payload that could not be accepted: a FAILED task if it names a known tenant,
     else an ai_error_logs row. Returns the task, if one was made."""
     fields = payload if isinstance(payload, Mapping) else {}
-    tenant_ref = fields.get("tenant")
-    tenant_id: uuid.UUID | None = None
-    if isinstance(tenant_ref, str) and tenant_ref:
-        try:
-            tenant_id = resolve_tenant(connection, tenant_ref)
-        except UnknownTenant:
-            tenant_id = None
+    tenant_id = tenant_named_by(connection, payload)
     if tenant_id is None:
         records.write(
             connection,
