@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import Task, TaskStatus
+from worker.states import TASK
 
 log = logging.getLogger(__name__)
 _tasks = Task.__table__
@@ -88,6 +89,28 @@ def lease_held(task_id: uuid.UUID, owner: str) -> sa.ColumnElement[bool]:
     """True while ``owner`` holds the task and it is still RUNNING (not cancelled or taken)."""
     return sa.exists().where(
         Task.id == task_id, Task.lease_owner == owner, Task.status == TaskStatus.RUNNING
+    )
+
+
+def release_task(
+    connection: sa.Connection,
+    task_id: uuid.UUID,
+    owner: str,
+    target: TaskStatus,
+    **values: Any,
+) -> bool:
+    """Move a RUNNING task that ``owner`` still holds to ``target`` and give up the lease.
+    False if the task was cancelled or taken over meanwhile (then nothing changes)."""
+    return (
+        TASK.apply(
+            connection,
+            task_id,
+            target,
+            sources=[TaskStatus.RUNNING],
+            where=[Task.lease_owner == owner],
+            values={**values, "lease_owner": None, "lease_expires_at": None},
+        )
+        is not None
     )
 
 

@@ -41,13 +41,13 @@ from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.crypto import SecretBox
 from worker.errors import AgentWorkerError
 from worker.gateway import Attempt, LLMCallFailed, LLMDeferred
-from worker.leases import ClaimedTask, claim_task, lease_held
+from worker.leases import ClaimedTask, claim_task, lease_held, release_task
 from worker.logs import log_context
 from worker.providers import resolve_provider
 from worker.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome, RunState
 from worker.runtime import Runtime
 from worker.secret_refs import resolve_references
-from worker.states import AGENT_RUN, TASK
+from worker.states import AGENT_RUN
 from worker.tool_calls import ToolCallScope, refused_call, run_tool_call, write_action_logs
 from worker.tool_gate import gate_tool_calls
 from worker.tools import ToolContext
@@ -412,22 +412,17 @@ def _succeed(run: ActiveRun, output: Any) -> Outcome:
     runtime, task = run.runtime, run.task
     summary = summarize(output)
     with runtime.engine.begin() as connection:
-        moved = TASK.apply(
+        released = release_task(
             connection,
             task.id,
+            runtime.owner,
             TaskStatus.SUCCEEDED,
-            sources=[TaskStatus.RUNNING],
-            where=[_tasks.c.lease_owner == runtime.owner],
-            values={
-                "result": {"output": output},
-                "result_summary": summary,
-                "error": None,
-                "finished_at": sa.func.now(),
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
+            result={"output": output},
+            result_summary=summary,
+            error=None,
+            finished_at=sa.func.now(),
         )
-        if moved is None:
+        if not released:
             raise LostLease()
         AGENT_RUN.apply(
             connection,
@@ -465,21 +460,16 @@ def _fail(
     scope = run.scope if run is not None else scope
     code = getattr(error, "code", "error")
     with runtime.engine.begin() as connection:
-        moved = TASK.apply(
+        released = release_task(
             connection,
             task.id,
+            runtime.owner,
             TaskStatus.FAILED,
-            sources=[TaskStatus.RUNNING],
-            where=[_tasks.c.lease_owner == runtime.owner],
-            values={
-                "error": records.scrub_text(message),
-                "error_code": code,
-                "finished_at": sa.func.now(),
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
+            error=records.scrub_text(message),
+            error_code=code,
+            finished_at=sa.func.now(),
         )
-        if moved is None:
+        if not released:
             return _abandon_in(connection, runtime, task, run)
         if run is not None:
             AGENT_RUN.apply(
@@ -520,19 +510,14 @@ def _defer(
     countdown = deferral.countdown
     scope = run.scope if run is not None else records.Scope(task.tenant_id, task.id)
     with runtime.engine.begin() as connection:
-        moved = TASK.apply(
+        released = release_task(
             connection,
             task.id,
+            runtime.owner,
             TaskStatus.PENDING,
-            sources=[TaskStatus.RUNNING],
-            where=[_tasks.c.lease_owner == runtime.owner],
-            values={
-                "not_before": sa.func.now() + timedelta(seconds=countdown),
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
+            not_before=sa.func.now() + timedelta(seconds=countdown),
         )
-        if moved is None:
+        if not released:
             return _abandon_in(connection, runtime, task, run)
         if run is not None:
             AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.STARTED)

@@ -18,16 +18,14 @@ from models import (
     ApprovalKind,
     ApprovalStatus,
     EventType,
-    Task,
     TaskStatus,
 )
 from worker import records
 from worker.approvals import request_approval
+from worker.leases import release_task
 from worker.run_state import ActiveRun, AwaitingApproval, LostLease
-from worker.states import AGENT_RUN, TASK
+from worker.states import AGENT_RUN
 from worker.tool_calls import ToolCallScope
-
-_tasks = Task.__table__
 
 
 def needs_approval(run: ActiveRun, scope: ToolCallScope, call: dict[str, Any]) -> bool:
@@ -92,15 +90,7 @@ def gate_tool_calls(
 
 def _park(connection: sa.Connection, run: ActiveRun) -> None:
     runtime = run.runtime
-    parked = TASK.apply(
-        connection,
-        run.task.id,
-        TaskStatus.AWAITING_APPROVAL,
-        sources=[TaskStatus.RUNNING],
-        where=[_tasks.c.lease_owner == runtime.owner],
-        values={"lease_owner": None, "lease_expires_at": None},
-    )
-    if parked is None:
+    if not release_task(connection, run.task.id, runtime.owner, TaskStatus.AWAITING_APPROVAL):
         raise LostLease()
     AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.WAITING_APPROVAL)
     records.write(
