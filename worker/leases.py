@@ -85,7 +85,9 @@ def claim_task(
     return ClaimedTask(**row._mapping) if row is not None else None
 
 
-def lease_held(task_id: uuid.UUID, owner: str) -> sa.ColumnElement[bool]:
+def lease_held(
+    task_id: uuid.UUID | sa.BindParameter[Any], owner: str | sa.BindParameter[Any]
+) -> sa.ColumnElement[bool]:
     """True while ``owner`` holds the task and it is still RUNNING (not cancelled or taken)."""
     return sa.exists().where(
         Task.id == task_id, Task.lease_owner == owner, Task.status == TaskStatus.RUNNING
@@ -101,16 +103,23 @@ def release_task(
 ) -> bool:
     """Move a RUNNING task that ``owner`` still holds to ``target`` and give up the lease.
     False if the task was cancelled or taken over meanwhile (then nothing changes)."""
-    return (
-        TASK.apply(
-            connection,
-            task_id,
-            target,
-            sources=[TaskStatus.RUNNING],
-            where=[Task.lease_owner == owner],
-            values={**values, "lease_owner": None, "lease_expires_at": None},
-        )
-        is not None
+    return connection.execute(release(task_id, owner, target, **values)).first() is not None
+
+
+def release(
+    task_id: uuid.UUID | sa.BindParameter[Any],
+    owner: str | sa.BindParameter[Any],
+    target: TaskStatus,
+    **values: Any,
+) -> sa.Update:
+    """The UPDATE ``release_task`` runs (``RETURNING id``), for embedding in a larger
+    statement; the ids may be bind parameters."""
+    return TASK.statement(
+        task_id,
+        target,
+        sources=[TaskStatus.RUNNING],
+        where=[Task.lease_owner == owner],
+        values={**values, "lease_owner": None, "lease_expires_at": None},
     )
 
 

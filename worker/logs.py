@@ -228,6 +228,9 @@ def _jsonable(value: Any) -> Any:
 # --- configuration ----------------------------------------------------------------------------
 
 _lock = threading.Lock()
+#: Libraries that log every request at INFO: one line per LLM call (httpx) says nothing the
+#: event log does not, and costs the worker CPU. Their warnings still come through.
+_CHATTY_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 def configure_logging(
@@ -258,6 +261,8 @@ def configure_logging(
             old.close()
         root.addHandler(handler)
         root.setLevel(number)
+        for name in _CHATTY_LIBRARIES:
+            logging.getLogger(name).setLevel(max(number, logging.WARNING))
     return handler
 
 

@@ -1,7 +1,8 @@
 """Rows that record what happened: event_logs, ai_performance_metrics, ai_error_logs.
 
-Builders return plain dicts (redacted where they carry payloads); ``write`` inserts a batch in
-one round trip. Callers put them in the same transaction as the state change they describe.
+Builders return plain dicts (redacted where they carry payloads); ``write`` inserts a batch of
+every kind in one statement. Callers put them in the same transaction as the state change they
+describe; ``worker.journal`` writes a run's steps with the same batches.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from models import (
 )
 from worker.gateway import Attempt
 from worker.redact import redact, redact_text, secrets_from_environment
+from worker.row_batches import RowBatch
 
 _KNOWN_SECRETS = secrets_from_environment()
 
@@ -129,11 +131,50 @@ def attempt_failure_log(scope: Scope, attempt: Attempt, *, model: str) -> dict[s
     )
 
 
-_TABLES: dict[str, sa.Table] = {
-    "events": EventLog.__table__,  # type: ignore[dict-item]
-    "metrics": AIPerformanceMetric.__table__,  # type: ignore[dict-item]
-    "errors": AIErrorLog.__table__,  # type: ignore[dict-item]
-}
+EVENTS = RowBatch(
+    EventLog.__table__,  # type: ignore[arg-type]
+    (
+        "tenant_id",
+        "task_id",
+        "agent_run_id",
+        "workflow_execution_id",
+        "event_type",
+        "agent_role",
+        "content",
+        "data",
+    ),
+)
+METRICS = RowBatch(
+    AIPerformanceMetric.__table__,  # type: ignore[arg-type]
+    (
+        "tenant_id",
+        "agent_id",
+        "metric_category",
+        "metric_name",
+        "metric_value",
+        "measurement_context",
+        "measurement_timestamp",
+    ),
+)
+ERRORS = RowBatch(
+    AIErrorLog.__table__,  # type: ignore[arg-type]
+    (
+        "tenant_id",
+        "agent_id",
+        "workflow_id",
+        "task_id",
+        "error_type",
+        "error_message",
+        "error_context",
+        "stack_trace",
+        "severity",
+    ),
+)
+_WRITE = sa.select(sa.literal(1)).add_cte(
+    EVENTS.insert("events").cte("events"),
+    METRICS.insert("metrics").cte("metrics"),
+    ERRORS.insert("errors").cte("errors"),
+)
 
 
 def write(
@@ -143,9 +184,15 @@ def write(
     metrics: Sequence[Mapping[str, Any]] = (),
     errors: Sequence[Mapping[str, Any]] = (),
 ) -> None:
-    for kind, rows in (("events", events), ("metrics", metrics), ("errors", errors)):
-        if rows:
-            connection.execute(sa.insert(_TABLES[kind]), [dict(r) for r in rows])
+    if events or metrics or errors:
+        connection.execute(
+            _WRITE,
+            {
+                "events": EVENTS.payload(events),
+                "metrics": METRICS.payload(metrics),
+                "errors": ERRORS.payload(errors),
+            },
+        )
 
 
 def now() -> datetime:

@@ -1,7 +1,8 @@
 """Running one task: claim it, start or resume its agent run, and step the loop, persisting
 after every LLM call and every batch of tool results (DESIGN §5). No transaction is open while
-the model or a tool works; each step's writes are one short transaction that also checks the
-lease, so a cancelled or reclaimed task stops at its next checkpoint.
+the model or a tool works. The claim and the run's start are one transaction; each step after
+is one statement (``worker.journal``) that also checks the lease, so a cancelled or reclaimed
+task stops at its next checkpoint. A final answer and the task's success are written together.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 from models import (
     AgentRun,
@@ -23,13 +23,14 @@ from models import (
     Task,
     TaskStatus,
 )
-from worker import faults, records
+from worker import faults, journal, records
 from worker.agent_loop import (
     CallModel,
     Finish,
     GiveUp,
     InvalidOutput,
     RunTools,
+    ValidOutput,
     check_output,
     initial_messages,
     next_step,
@@ -41,14 +42,14 @@ from worker.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.crypto import SecretBox
 from worker.errors import AgentWorkerError
 from worker.gateway import Attempt, LLMCallFailed, LLMDeferred
-from worker.leases import ClaimedTask, claim_task, lease_held, release_task
+from worker.leases import ClaimedTask, claim_task, release_task
 from worker.logs import log_context
 from worker.providers import resolve_provider
 from worker.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome, RunState
 from worker.runtime import Runtime
 from worker.secret_refs import resolve_references
 from worker.states import AGENT_RUN
-from worker.tool_calls import ToolCallScope, refused_call, run_tool_call, write_action_logs
+from worker.tool_calls import ToolCallScope, refused_call, run_tool_call
 from worker.tool_gate import gate_tool_calls
 from worker.tools import ToolContext
 
@@ -63,8 +64,15 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
     settings = runtime.settings
     with runtime.engine.begin() as connection:
         task = claim_task(connection, task_id, runtime.owner, settings.lease_seconds)
-    if task is None:
-        return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
+        if task is None:
+            return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
+        started: ActiveRun | Exception
+        try:
+            started = _start_or_resume(runtime, task, connection)
+        except sa.exc.SQLAlchemyError:
+            raise  # the claim rolls back with it; the task layer retries the message
+        except Exception as error:  # reads only so far: the claim commits, the task fails below
+            started = error
     faults.fault_point(faults.AFTER_TASK_CLAIMED, settings.fault_point)
     execution = task.workflow_execution_id
     with log_context(
@@ -72,8 +80,9 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
         tenant_id=str(task.tenant_id),
         step=task.workflow_step,
         workflow_execution_id=str(execution) if execution else None,
+        agent_run_id=str(started.state.id) if isinstance(started, ActiveRun) else None,
     ):
-        outcome = _execute(runtime, task)
+        outcome = _execute(runtime, task, started)
         log.info(
             "task %s: %s",
             outcome.status,
@@ -83,13 +92,14 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
         return outcome
 
 
-def _execute(runtime: Runtime, task: ClaimedTask) -> Outcome:
+def _execute(runtime: Runtime, task: ClaimedTask, started: ActiveRun | Exception) -> Outcome:
     scope = records.Scope(tenant_id=task.tenant_id, task_id=task.id, agent_name=task.agent_name)
     run: ActiveRun | None = None
     try:
-        run = _start_or_resume(runtime, task)
-        with log_context(agent_run_id=str(run.state.id)):
-            return _loop(run)
+        if isinstance(started, Exception):
+            raise started
+        run = started
+        return _loop(run)
     except LostLease:
         return _abandon(runtime, task, run)
     except AwaitingApproval:
@@ -106,98 +116,98 @@ def _execute(runtime: Runtime, task: ClaimedTask) -> Outcome:
         return _fail(runtime, task, run, scope, error, message, severity=ErrorSeverity.HIGH)
 
 
-def _start_or_resume(runtime: Runtime, task: ClaimedTask) -> ActiveRun:
+def _start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connection) -> ActiveRun:
+    """Load the agent and provider (reads, which may fail), then resume or insert the run."""
     settings = runtime.settings
-    with runtime.engine.begin() as connection:
-        agent = runtime.definitions.get(
-            ("agent", task.agent_id, task.tenant_id, task.agent_name),
-            lambda: (
-                load_agent(connection, task.agent_id)
-                if task.agent_id is not None
-                else find_agent(connection, task.tenant_id, task.agent_name or "")
-            ),
-        )
-        provider, provider_model = runtime.definitions.get(
-            ("provider", task.tenant_id, agent.configuration.provider),
-            lambda: resolve_provider(
-                connection,
-                settings,
-                task.tenant_id,
-                usage=ModelUsageType.TASK_EXECUTION,
-                named=agent.configuration.provider,
-                local_base_url=runtime.local_llm_url,
-            ),
-        )
-        model = agent.configuration.model or provider_model or settings.default_model
-        # Only a task claimed before can have a run to resume (each claim counts an attempt).
-        existing = (
-            connection.execute(
-                sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
-                .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
-                .order_by(_runs.c.started_at.desc())
-                .limit(1)
-            ).one_or_none()
-            if task.attempts > 1
-            else None
-        )
-        scope = records.Scope(
-            tenant_id=task.tenant_id, task_id=task.id, agent_id=agent.id, agent_name=agent.name
-        )
-        if existing is not None:
-            if existing.status != AgentRunStatus.RUNNING:
-                AGENT_RUN.apply(connection, existing.id, AgentRunStatus.RUNNING)
-            state = RunState(existing.id, list(existing.messages), existing.llm_calls, model)
-            scope = records.Scope(**{**scope.__dict__, "agent_run_id": existing.id})
-            records.write(
-                connection,
-                events=[
-                    records.event(
-                        scope,
-                        EventType.SYSTEM,
-                        f"resumed from {len(state.messages)} persisted messages "
-                        f"(attempt {task.attempts})",
-                        {"attempt": task.attempts, "messages": len(state.messages)},
-                    )
-                ],
-            )
-        else:
-            messages = initial_messages(
-                agent.configuration,
-                task.input_prompt,
-                task.input_payload.get("input", task.input_payload),
-            )
-            run_id = connection.execute(
-                sa.insert(_runs)
-                .values(
-                    tenant_id=task.tenant_id,
-                    task_id=task.id,
-                    agent_id=agent.id,
-                    agent_name=agent.name,
-                    agent_version=agent.version,
-                    status=AgentRunStatus.RUNNING,
-                    model=model,
-                    messages=messages,
+    agent = runtime.definitions.get(
+        ("agent", task.agent_id, task.tenant_id, task.agent_name),
+        lambda: (
+            load_agent(connection, task.agent_id)
+            if task.agent_id is not None
+            else find_agent(connection, task.tenant_id, task.agent_name or "")
+        ),
+    )
+    provider, provider_model = runtime.definitions.get(
+        ("provider", task.tenant_id, agent.configuration.provider),
+        lambda: resolve_provider(
+            connection,
+            settings,
+            task.tenant_id,
+            usage=ModelUsageType.TASK_EXECUTION,
+            named=agent.configuration.provider,
+            local_base_url=runtime.local_llm_url,
+        ),
+    )
+    model = agent.configuration.model or provider_model or settings.default_model
+    # Only a task claimed before can have a run to resume (each claim counts an attempt).
+    existing = (
+        connection.execute(
+            sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
+            .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
+            .order_by(_runs.c.started_at.desc())
+            .limit(1)
+        ).one_or_none()
+        if task.attempts > 1
+        else None
+    )
+    scope = records.Scope(
+        tenant_id=task.tenant_id, task_id=task.id, agent_id=agent.id, agent_name=agent.name
+    )
+    if existing is not None:
+        if existing.status != AgentRunStatus.RUNNING:
+            AGENT_RUN.apply(connection, existing.id, AgentRunStatus.RUNNING)
+        state = RunState(existing.id, list(existing.messages), existing.llm_calls, model)
+        scope = records.Scope(**{**scope.__dict__, "agent_run_id": existing.id})
+        records.write(
+            connection,
+            events=[
+                records.event(
+                    scope,
+                    EventType.SYSTEM,
+                    f"resumed from {len(state.messages)} persisted messages "
+                    f"(attempt {task.attempts})",
+                    {"attempt": task.attempts, "messages": len(state.messages)},
                 )
-                .returning(_runs.c.id)
-            ).scalar_one()
-            state = RunState(run_id, messages, 0, model)
-            scope = records.Scope(**{**scope.__dict__, "agent_run_id": run_id})
-            records.write(
-                connection,
-                events=[
-                    records.event(
-                        scope,
-                        EventType.AGENT_START,
-                        f"agent '{agent.name}' started",
-                        {
-                            "model": model,
-                            "provider": provider.name,
-                            "tools": list(agent.configuration.tools),
-                            "attempt": task.attempts,
-                        },
-                    )
-                ],
+            ],
+        )
+    else:
+        messages = initial_messages(
+            agent.configuration,
+            task.input_prompt,
+            task.input_payload.get("input", task.input_payload),
+        )
+        run_id = uuid.uuid4()
+        connection.execute(
+            sa.insert(_runs).values(
+                id=run_id,
+                tenant_id=task.tenant_id,
+                task_id=task.id,
+                agent_id=agent.id,
+                agent_name=agent.name,
+                agent_version=agent.version,
+                status=AgentRunStatus.RUNNING,
+                model=model,
+                messages=messages,
             )
+        )
+        state = RunState(run_id, messages, 0, model)
+        scope = records.Scope(**{**scope.__dict__, "agent_run_id": run_id})
+        records.write(
+            connection,
+            events=[
+                records.event(
+                    scope,
+                    EventType.AGENT_START,
+                    f"agent '{agent.name}' started",
+                    {
+                        "model": model,
+                        "provider": provider.name,
+                        "tools": list(agent.configuration.tools),
+                        "attempt": task.attempts,
+                    },
+                )
+            ],
+        )
     return ActiveRun(runtime, task, agent, provider, state, scope)
 
 
@@ -208,7 +218,13 @@ def _loop(run: ActiveRun) -> Outcome:
             run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
         )
         if isinstance(step, CallModel):
-            _call_model(run)
+            reply = _call_model(run)
+            answer = _final_answer(run, reply)
+            if answer is not None:
+                return _succeed(run, answer.value, reply)
+            _append(run, reply)
+            run.state.llm_calls += 1
+            faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, run.runtime.settings.fault_point)
         elif isinstance(step, RunTools):
             _run_tools(run, step)
         elif isinstance(step, Finish):
@@ -222,12 +238,14 @@ def _loop(run: ActiveRun) -> Outcome:
                     )
                 _append(
                     run,
-                    [checked.feedback()],
-                    events=[
-                        records.event(
-                            run.scope, EventType.LOG, f"output rejected: {checked.problem}"
-                        )
-                    ],
+                    journal.Step(
+                        [checked.feedback()],
+                        events=[
+                            records.event(
+                                run.scope, EventType.LOG, f"output rejected: {checked.problem}"
+                            )
+                        ],
+                    ),
                 )
                 continue
             return _succeed(run, checked.value)
@@ -235,7 +253,8 @@ def _loop(run: ActiveRun) -> Outcome:
             raise AgentWorkerError(step.reason, code="step_limit")
 
 
-def _call_model(run: ActiveRun) -> None:
+def _call_model(run: ActiveRun) -> journal.Step:
+    """Ask the model; the step that records its reply, not yet written."""
     runtime, state, configuration = run.runtime, run.state, run.agent.configuration
     tools = runtime.tools.openai_tools(configuration.tools) if configuration.tools else None
     result = runtime.gateway.chat(
@@ -277,19 +296,26 @@ def _call_model(run: ActiveRun) -> None:
         )
         for call in calls
     ]
-    _append(
-        run,
+    return journal.Step(
         [result.message],
         events=[llm_event, *call_events],
-        counters={
-            "llm_calls": 1,
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-            "cost": result.cost,
-        },
+        llm_calls=1,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost=result.cost,
     )
-    state.llm_calls += 1
-    faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, runtime.settings.fault_point)
+
+
+def _final_answer(run: ActiveRun, reply: journal.Step) -> ValidOutput | None:
+    """The reply's output if it ends the run: no tool calls, and it fits the output schema."""
+    messages = [*run.state.messages, *reply.messages]
+    after = next_step(
+        messages, llm_calls=run.state.llm_calls + 1, max_steps=run.agent.configuration.max_steps
+    )
+    if not isinstance(after, Finish):
+        return None
+    checked = check_output(after.content, run.agent.configuration.output_schema)
+    return checked if isinstance(checked, ValidOutput) else None
 
 
 def _run_tools(run: ActiveRun, step: RunTools) -> None:
@@ -335,9 +361,11 @@ def _run_tools(run: ActiveRun, step: RunTools) -> None:
     ]
     _append(
         run,
-        [o.message() for o in outcomes],
-        events=events,
-        action_logs=[o.action_log for o in outcomes],
+        journal.Step(
+            [o.message() for o in outcomes],
+            events=events,
+            action_logs=[o.action_log for o in outcomes],
+        ),
     )
     faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
 
@@ -350,37 +378,28 @@ def _resolve_secrets(runtime: Runtime, tenant_id: uuid.UUID, value: Any) -> Any:
         )
 
 
-def _append(
-    run: ActiveRun,
-    messages: list[dict[str, Any]],
-    *,
-    events: list[dict[str, Any]],
-    counters: dict[str, Any] | None = None,
-    action_logs: list[dict[str, Any]] | None = None,
-) -> None:
-    """Persist one step: new messages, counters, events and metrics, if the lease holds."""
-    runtime = run.runtime
-    values: dict[str, Any] = {
-        "messages": _runs.c.messages.op("||")(sa.bindparam("new", messages, type_=JSONB)),
-        "step_count": _runs.c.step_count + 1,
-        "model": run.state.model,
-    }
-    for name, amount in (counters or {}).items():
-        values[name] = _runs.c[name] + amount
-    with runtime.engine.begin() as connection:
-        # One statement both checks the lease and writes the step; the heartbeat renews it.
-        written = connection.execute(
-            sa.update(_runs)
-            .where(_runs.c.id == run.state.id, lease_held(run.task.id, runtime.owner))
-            .values(values)
-            .returning(_runs.c.id)
-        ).one_or_none()
-        if written is None:
-            raise LostLease()
-        write_action_logs(connection, action_logs or [])
-        records.write(connection, events=events, metrics=run.pending_metrics)
+def _append(run: ActiveRun, step: journal.Step) -> None:
+    """Persist one step with the metrics of its LLM attempts, if the lease holds."""
+    step.metrics = [*run.pending_metrics, *step.metrics]
+    with _autocommit(run.runtime) as connection:
+        written = journal.append(
+            connection,
+            task_id=run.task.id,
+            owner=run.runtime.owner,
+            run_id=run.state.id,
+            model=run.state.model,
+            step=step,
+        )
+    if not written:
+        raise LostLease()
     run.pending_metrics = []
-    run.state.messages.extend(messages)
+    run.state.messages.extend(step.messages)
+
+
+def _autocommit(runtime: Runtime) -> sa.Connection:
+    """A connection whose statements commit themselves: a one-statement step needs no
+    BEGIN/COMMIT round trip."""
+    return runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _on_attempt(run: ActiveRun, attempt: Attempt, call: str) -> None:
@@ -408,41 +427,39 @@ def _on_attempt(run: ActiveRun, attempt: Attempt, call: str) -> None:
         )
 
 
-def _succeed(run: ActiveRun, output: Any) -> Outcome:
+def _succeed(run: ActiveRun, output: Any, reply: journal.Step | None = None) -> Outcome:
+    """End the task SUCCEEDED, writing the model's final ``reply`` with it (None when the
+    answer was persisted before, by an attempt that stopped right after)."""
     runtime, task = run.runtime, run.task
     summary = summarize(output)
-    with runtime.engine.begin() as connection:
-        released = release_task(
+    last = reply or journal.Step([])
+    llm_calls = run.state.llm_calls + last.llm_calls
+    last.metrics = [*run.pending_metrics, *last.metrics]
+    last.events = [
+        *last.events,
+        records.event(run.scope, EventType.RESULT, summary, {"output": output}),
+        records.event(
+            run.scope,
+            EventType.AGENT_COMPLETE,
+            f"agent '{run.agent.name}' done",
+            {"llm_calls": llm_calls},
+        ),
+    ]
+    with _autocommit(runtime) as connection:
+        finished = journal.finish(
             connection,
-            task.id,
-            runtime.owner,
-            TaskStatus.SUCCEEDED,
-            result={"output": output},
-            result_summary=summary,
-            error=None,
-            finished_at=sa.func.now(),
+            task_id=task.id,
+            owner=runtime.owner,
+            run_id=run.state.id,
+            model=run.state.model,
+            step=last,
+            output=output,
+            summary=summary,
         )
-        if not released:
-            raise LostLease()
-        AGENT_RUN.apply(
-            connection,
-            run.state.id,
-            AgentRunStatus.COMPLETED,
-            values={"output": output, "output_summary": summary, "finished_at": sa.func.now()},
-        )
-        records.write(
-            connection,
-            metrics=run.pending_metrics,
-            events=[
-                records.event(run.scope, EventType.RESULT, summary, {"output": output}),
-                records.event(
-                    run.scope,
-                    EventType.AGENT_COMPLETE,
-                    f"agent '{run.agent.name}' done",
-                    {"llm_calls": run.state.llm_calls},
-                ),
-            ],
-        )
+    if not finished:
+        raise LostLease()
+    run.pending_metrics = []
+    run.state.llm_calls = llm_calls
     _wake_workflow(runtime, task)
     return Outcome(task.id, "succeeded", summary)
 

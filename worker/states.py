@@ -70,17 +70,33 @@ class StateMachine(Generic[S]):
         Returns the ``returning`` columns (or the id) of the moved row, or None if no row moved.
         ``sources`` narrows the allowed source statuses further.
         """
+        statement = self.statement(
+            row_id, target, values=values, where=where, sources=sources, returning=returning
+        )
+        return connection.execute(statement).one_or_none()
+
+    def statement(
+        self,
+        row_id: uuid.UUID | sa.BindParameter[Any],
+        target: S,
+        *,
+        values: Mapping[str, Any] | None = None,
+        where: Iterable[sa.ColumnElement[bool]] = (),
+        sources: Iterable[S] | None = None,
+        returning: Iterable[sa.ColumnElement[Any]] = (),
+    ) -> sa.Update:
+        """The guarded UPDATE ``apply`` runs, for a caller that embeds it in a larger
+        statement (``worker.journal``); ``row_id`` may be a bind parameter."""
         allowed = self.sources(target)
         if sources is not None:
             allowed = allowed & frozenset(sources)
         status = self.table.c.status
-        statement = (
+        return (
             sa.update(self.table)
             .where(self.table.c.id == row_id, status.in_([s.value for s in allowed]), *where)
             .values(status=target.value, **(values or {}))
             .returning(*(tuple(returning) or (self.table.c.id,)))
         )
-        return connection.execute(statement).one_or_none()
 
     def apply_or_raise(
         self, connection: sa.Connection, row_id: uuid.UUID, target: S, **options: Any

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models import ActionLog, ActionStatus
@@ -203,19 +204,15 @@ def _record_before(engine: sa.Engine, row: dict[str, Any]) -> Any:
         ).one()
 
 
-def write_action_logs(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert the step's action rows, completing any recorded before the tool ran."""
-    if not rows:
-        return
-    statement = pg_insert(_action_logs).values(rows)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["idempotency_key"],
-            set_={
-                column: statement.excluded[column]
-                for column in ("status", "response_data", "error_message", "execution_time_ms")
-            },
-        )
+def completing_action_logs(statement: PgInsert) -> PgInsert:
+    """``statement`` (an INSERT of a step's action rows) made to complete the rows of calls
+    recorded before their tool ran instead of failing on their idempotency key."""
+    return statement.on_conflict_do_update(
+        index_elements=["idempotency_key"],
+        set_={
+            column: statement.excluded[column]
+            for column in ("status", "response_data", "error_message", "execution_time_ms")
+        },
     )
 
 
