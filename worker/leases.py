@@ -45,10 +45,9 @@ class ClaimedTask:
     workflow_step: str | None
 
 
-def claim_task(
-    connection: sa.Connection, task_id: uuid.UUID, owner: str, lease_seconds: float
-) -> ClaimedTask | None:
-    """Take the task if it is due and nobody live holds it; None otherwise."""
+def _claim_statement() -> sa.Update:
+    # Parameter names differ from the columns': SQLAlchemy would read a parameter named like a
+    # column as one more SET value.
     now = sa.func.now()
     claimable = sa.or_(
         sa.and_(
@@ -57,30 +56,36 @@ def claim_task(
         ),
         sa.and_(Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now),
     )
-    row = connection.execute(
+    return (
         sa.update(_tasks)
-        .where(Task.id == task_id, claimable)
+        .where(Task.id == sa.bindparam("claim_task_id", type_=_tasks.c.id.type), claimable)
         .values(
             status=TaskStatus.RUNNING,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            lease_owner=sa.bindparam("claim_owner", type_=_tasks.c.lease_owner.type),
+            lease_expires_at=now + sa.bindparam("claim_lease", type_=sa.Interval),
             attempts=Task.attempts + 1,
             started_at=sa.func.coalesce(Task.started_at, now),
             not_before=None,
         )
-        .returning(
-            Task.id,
-            Task.tenant_id,
-            Task.agent_id,
-            Task.agent_name,
-            Task.input_prompt,
-            Task.input_payload,
-            Task.attempts,
-            Task.title,
-            Task.priority,
-            Task.workflow_execution_id,
-            Task.workflow_step,
-        )
+        .returning(*(_tasks.c[name] for name in ClaimedTask.__dataclass_fields__))
+    )
+
+
+#: Built once: claiming is on every task's path.
+_CLAIM = _claim_statement()
+
+
+def claim_task(
+    connection: sa.Connection, task_id: uuid.UUID, owner: str, lease_seconds: float
+) -> ClaimedTask | None:
+    """Take the task if it is due and nobody live holds it; None otherwise."""
+    row = connection.execute(
+        _CLAIM,
+        {
+            "claim_task_id": task_id,
+            "claim_owner": owner,
+            "claim_lease": timedelta(seconds=lease_seconds),
+        },
     ).one_or_none()
     return ClaimedTask(**row._mapping) if row is not None else None
 
