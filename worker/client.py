@@ -214,8 +214,10 @@ class AgentWorkerClient:
         *,
         tenant: str | None = None,
         statuses: tuple[ApprovalStatus, ...] = (ApprovalStatus.PENDING,),
+        limit: int = 100,
     ) -> list[ApprovalView]:
-        return list_approvals(self.engine, tenant=tenant, statuses=statuses)
+        """The oldest ``limit`` approvals in ``statuses``."""
+        return list_approvals(self.engine, tenant=tenant, statuses=statuses, limit=limit)
 
     def resolve_approval(
         self,

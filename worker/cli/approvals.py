@@ -47,14 +47,33 @@ def _for_what(view: ApprovalView) -> str:
     type=click.Choice([s.value for s in ApprovalStatus]),
     help="Repeat for several.",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="At most this many, the oldest first.",
+)
 @click.option("--json", "as_json_output", is_flag=True)
-def list_command(tenant: str | None, statuses: tuple[str, ...], as_json_output: bool) -> None:
+def list_command(
+    tenant: str | None, statuses: tuple[str, ...], limit: int, as_json_output: bool
+) -> None:
     """Approvals, oldest first, with what is asked, for what, since when and until when."""
     client = AgentWorkerClient.from_env()
     try:
-        views = client.approvals(tenant=tenant, statuses=tuple(ApprovalStatus(s) for s in statuses))
+        # One more than shown tells whether the limit hides any.
+        views = client.approvals(
+            tenant=tenant, statuses=tuple(ApprovalStatus(s) for s in statuses), limit=limit + 1
+        )
     finally:
         client.close()
+    if len(views) > limit:
+        views = views[:limit]
+        # On stderr, so the output stays parseable; an approver must not think this is all.
+        click.echo(
+            f"showing the oldest {limit}; more are waiting: raise --limit or narrow with --tenant",
+            err=True,
+        )
     if as_json_output:
         click.echo(as_json(views))
         return
