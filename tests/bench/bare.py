@@ -6,7 +6,8 @@ Each task marks its completion with one Redis round trip (a Lua script): the fir
 the latest completion time and a done counter, all under the run's own keys, so the driver knows
 when the run is over and can compute throughput from the first start to the last completion.
 
-The worker reads ``BENCH_BROKER_URL`` and ``BENCH_CONCURRENCY``; the driver only publishes.
+The worker reads ``BENCH_BROKER_URL`` and ``BENCH_CONCURRENCY`` (its own process's threads);
+the driver only publishes. tests/bench/bare_llm.py adds the (b0) task to this app.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ _lock = threading.Lock()
 _script: Any = None
 
 
-def _mark(run: str, start: float, end: float) -> None:
+def mark(run: str, start: float, end: float) -> None:
     global _script
     if _script is None:
         with _lock:
@@ -82,7 +83,7 @@ def _mark(run: str, start: float, end: float) -> None:
 @app.task(name=NOOP)
 def noop(run: str) -> None:
     now = time.time()
-    _mark(run, now, now)
+    mark(run, now, now)
 
 
 @app.task(name=SLEEP)
@@ -91,4 +92,4 @@ def sleep(run: str, seconds: float, times: int) -> None:
     start = time.time()
     for _ in range(times):
         time.sleep(seconds)
-    _mark(run, start, time.time())
+    mark(run, start, time.time())

@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,13 @@ def process_tree_cpu(pid: int) -> float | None:
     if own is None:
         return None
     return own + sum(cpu_seconds(child) or 0.0 for child in children_of(pid))
+
+
+def total_cpu_seconds(pids: Sequence[int]) -> float | None:
+    """The CPU of several worker processes as one figure; unknown once any of them is gone,
+    so that a sample never drops a process's seconds and the window's delta stays honest."""
+    spent = [cpu_seconds(pid) for pid in pids]
+    return None if any(s is None for s in spent) else sum(s for s in spent if s is not None)
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -170,14 +178,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_bare_worker(broker_url: str, concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """``celery worker`` for tests/bench/bare.py, started as devstack starts ours."""
+def start_bare_worker(
+    broker_url: str,
+    concurrency: int,
+    log_path: Path,
+    *,
+    hostname: str | None = None,
+    app_module: str = "tests.bench.bare",
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``celery worker`` for tests/bench/bare.py (or a module that adds tasks to its app),
+    started as devstack starts ours; ``concurrency`` is this one process's."""
     command = [
         sys.executable,
         "-m",
         "celery",
         "-A",
-        "tests.bench.bare",
+        app_module,
         "worker",
         "--pool",
         "threads",
@@ -188,14 +205,89 @@ def start_bare_worker(broker_url: str, concurrency: int, log_path: Path) -> subp
         "--loglevel",
         "INFO",
         "--hostname",
-        f"bench-bare-{os.getpid()}@%h",
+        hostname or f"bench-bare-{os.getpid()}@%h",
     ]
-    env = clean_env(BENCH_BROKER_URL=broker_url, BENCH_CONCURRENCY=str(concurrency))
+    env = clean_env(
+        BENCH_BROKER_URL=broker_url, BENCH_CONCURRENCY=str(concurrency), **(extra_env or {})
+    )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+
+def per_process(concurrency: int, processes: int) -> int:
+    """Threads per worker process: the total split evenly, rounded up (32 over 3 is 3 x 11)."""
+    return -(-concurrency // processes)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A worker process the bench started, the log it writes and its ``--hostname``."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    hostname: str = ""
+
+    @property
+    def node(self) -> str:
+        """The name before ``@``: ping replies carry it with ``%h`` expanded after it."""
+        return self.hostname.partition("@")[0]
+
+
+@contextlib.contextmanager
+def worker_processes(
+    start: Callable[[str, Path], subprocess.Popen[bytes]],
+    *,
+    count: int,
+    logs: Path,
+    name: str,
+    prefix: str,
+) -> Iterator[list[Worker]]:
+    """``count`` workers from ``start(hostname, log_path)``, each with its own node name and
+    log; every one is stopped on exit. One worker keeps the names a single worker always had
+    (``{name}.log``, ``{prefix}-{pid}@%h``)."""
+    with contextlib.ExitStack() as stack:
+        workers = []
+        for index in range(count):
+            suffix = "" if count == 1 else f"-{index}"
+            hostname = f"{prefix}-{os.getpid()}{suffix}@%h"
+            log_path = logs / f"{name}{suffix}.log"
+            process = start(hostname, log_path)
+            stack.callback(stop_process, process)
+            workers.append(Worker(process, log_path, hostname))
+        yield workers
+
+
+def logs_tail(workers: Sequence[Worker]) -> str:
+    return "\n".join(log_tail(worker.log_path) for worker in workers)
+
+
+def check_running(workers: Sequence[Worker], what: str) -> None:
+    """Raise with the log of the first worker that has exited."""
+    for worker in workers:
+        if worker.process.poll() is not None:
+            raise BenchError(
+                f"{what}: the worker {worker.node or worker.process.pid} exited with code "
+                f"{worker.process.returncode}\n{log_tail(worker.log_path)}"
+            )
+
+
+def wait_until_ready(app: Any, workers: Sequence[Worker], timeout: float = 60.0) -> None:
+    """Until every worker has answered a ping, not just the first: with several processes,
+    devstack's wait_for_worker would return as soon as any one of them answers."""
+    expected = {worker.node for worker in workers}
+    answered: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check_running(workers, "starting the workers")
+        for reply in app.control.ping(timeout=0.5) or []:
+            answered.update(node.partition("@")[0] for node in reply)
+        if expected <= answered:
+            return
+    missing = ", ".join(sorted(expected - answered))
+    raise BenchError(f"no ping answer from {missing} within {timeout:.0f}s\n" + logs_tail(workers))
 
 
 class LLMServerProcess:

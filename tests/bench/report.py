@@ -26,21 +26,31 @@ CPUS = os.cpu_count() or 1
 class Results:
     meta: dict[str, Any]
     noop: RunResult
+    ceiling: RunResult  # (b0): bare Celery + the openai SDK, (b)'s LLM calls and nothing else
     agent: RunResult
     io_bare: RunResult
     io_agent: RunResult
     workflows: WorkflowResults
 
     def ratios(self) -> dict[str, dict[str, Any]]:
+        """The targets, and (b0)'s ratios (no target: they say where (b)'s ceiling is)."""
         cpu = self.agent.per_second / self.noop.per_second
+        ceiling = self.ceiling.per_second / self.noop.per_second
+        of_ceiling = self.agent.per_second / self.ceiling.per_second
         io = self.io_agent.per_second / self.io_bare.per_second
         return {
             "b_over_a": {"ratio": round(cpu, 4), "target": TARGET_CPU_BOUND},
+            "b0_over_a": {"ratio": round(ceiling, 4), "target": None},
+            "b_over_b0": {"ratio": round(of_ceiling, 4), "target": None},
             "c_agent_over_bare": {"ratio": round(io, 4), "target": TARGET_IO_BOUND},
         }
 
     def passed(self) -> dict[str, bool]:
-        passed = {name: r["ratio"] >= r["target"] for name, r in self.ratios().items()}
+        passed = {
+            name: r["ratio"] >= r["target"]
+            for name, r in self.ratios().items()
+            if r["target"] is not None
+        }
         targets = self.workflows.targets()
         return passed | {f"workflows.{name}": bool(t["pass"]) for name, t in targets.items()}
 
@@ -53,6 +63,7 @@ class Results:
             "meta": self.meta,
             "runs": {
                 "a_bare_noop": self.noop.as_json(),
+                "b0_bare_openai_llm_0ms": self.ceiling.as_json(),
                 "b_agent_llm_0ms": self.agent.as_json(),
                 "c_bare_sleep": self.io_bare.as_json(),
                 "c_agent_llm_latency": self.io_agent.as_json(),
@@ -102,9 +113,28 @@ def _cpu_total_ms(run: RunResult) -> float:
     return sum(s for s in run.cpu_seconds.values() if s is not None) * 1000 / run.tasks
 
 
+def _workers(run: RunResult) -> str:
+    """Processes x threads each: "2 x 16"."""
+    return f"{run.processes} x {run.concurrency_per_process}"
+
+
+def _processes(count: int) -> str:
+    return f"{count} process" + ("" if count == 1 else "es")
+
+
+def _rss(run: RunResult) -> str:
+    """ "2 processes, 95 + 93 MiB = 188 MiB"; one process: "1 process, 95 MiB"."""
+    each = run.peak_rss_each_mib or [run.peak_rss_mib]
+    if len(each) == 1:
+        return f"{_processes(1)}, {_f(each[0], 0, ' MiB')}"
+    parts = " + ".join(_f(rss, 0) for rss in each)
+    return f"{_processes(len(each))}, {parts} MiB = {_f(run.peak_rss_mib, 0, ' MiB')}"
+
+
 def render(results: Results) -> str:
     meta = results.meta
-    a, b, cb, ca = results.noop, results.agent, results.io_bare, results.io_agent
+    a, b0, b = results.noop, results.ceiling, results.agent
+    cb, ca = results.io_bare, results.io_agent
     ratios, passed = results.ratios(), results.passed()
     out = [
         f"agentworker benchmark ({meta['mode']} run, {meta['started_at']})",
@@ -113,47 +143,77 @@ def render(results: Results) -> str:
         f"openai {meta['openai']}",
         f"  PostgreSQL {meta['postgres']} ({meta['postgres_origin']}), "
         f"Redis {meta['redis']} ({meta['redis_origin']})",
-        f"  worker: threads pool, DB pool {meta['db_pool_size']} + overflow "
-        f"{meta['db_max_overflow']}; local LLM server in its own process",
+        f"  worker: threads pool; {_processes(b.processes)} for (b0), (b) and (c), bare Celery "
+        "and ours alike, 1 for (a) and the workflows;",
+        f"    DB pool {meta['db_pool_size']} + overflow {meta['db_max_overflow']} per process; "
+        "local LLM server in its own process",
         "",
-        f"(a)/(b) CPU-bound: LLM at 0 ms, same worker concurrency ({a.concurrency})",
+        "(a)/(b0)/(b) CPU-bound: LLM at 0 ms, the same total worker concurrency; "
+        "workers = processes x threads each",
+        "  (one process runs Python on at most one CPU, however many threads it has)",
     ]
     out += _table(
-        ["scenario", "tasks", "seconds", "tasks/s", "ratio vs (a)", "target", "result"],
+        [
+            *("scenario", "workers", "tasks", "seconds", "tasks/s", "ratio vs (a)"),
+            *("ratio vs (b0)", "target", "result"),
+        ],
         [
             [
                 "(a) bare Celery, no-op",
+                _workers(a),
                 str(a.tasks),
                 _f(a.seconds, 3),
                 _f(a.per_second),
                 "1.000",
                 "-",
                 "-",
+                "-",
+            ],
+            [
+                "(b0) bare Celery + openai SDK, 2 LLM calls",
+                _workers(b0),
+                str(b0.tasks),
+                _f(b0.seconds, 3),
+                _f(b0.per_second),
+                _f(ratios["b0_over_a"]["ratio"], 3),
+                "1.000",
+                "-",
+                "-",
             ],
             [
                 "(b) agent, 2 LLM calls + 1 tool",
+                _workers(b),
                 str(b.tasks),
                 _f(b.seconds, 3),
                 _f(b.per_second),
                 _f(ratios["b_over_a"]["ratio"], 3),
+                _f(ratios["b_over_b0"]["ratio"], 3),
                 _f(TARGET_CPU_BOUND, 2),
                 _verdict(passed["b_over_a"]),
             ],
         ],
     )
     out += [
+        "  (b0): (b)'s two chat completions (tool offered, tool call, tool result, text answer) "
+        "through one shared",
+        "  openai.OpenAI client per process, in bare Celery with no database: the ceiling "
+        "Celery and the SDK alone put on (b),",
+        f"  which reaches {ratios['b_over_b0']['ratio']:.0%} of it",
         "",
         f"(c) I/O-bound: LLM at {ca.latency_ms:g} ms, {ca.llm_calls_per_task} calls per task, "
-        f"concurrency {ca.concurrency}; bound = concurrency / (calls x latency)",
+        f"concurrency {ca.concurrency} ({_processes(ca.processes)} x "
+        f"{ca.concurrency_per_process} threads, bare and agent alike);",
+        "  bound = concurrency / (calls x latency)",
     ]
     out += _table(
         [
-            *("scenario", "tasks", "seconds", "tasks/s", "bound", "of bound", "ratio vs bare"),
-            *("target", "result", "peak RSS"),
+            *("scenario", "workers", "tasks", "seconds", "tasks/s", "bound", "of bound"),
+            *("ratio vs bare", "target", "result", "peak RSS, sum"),
         ],
         [
             [
                 f"bare Celery, sleeps {cb.llm_calls_per_task} x {cb.latency_ms:g} ms",
+                _workers(cb),
                 str(cb.tasks),
                 _f(cb.seconds, 3),
                 _f(cb.per_second),
@@ -166,6 +226,7 @@ def render(results: Results) -> str:
             ],
             [
                 "agent, 2 LLM calls + 1 tool",
+                _workers(ca),
                 str(ca.tasks),
                 _f(ca.seconds, 3),
                 _f(ca.per_second),
@@ -178,17 +239,31 @@ def render(results: Results) -> str:
             ],
         ],
     )
-    out += ["  peak RSS: the worker process's VmHWM, read just before it was stopped", ""]
-    out += _profile(a, b, ca)
+    out += ["  worker peak RSS: each worker process's VmHWM, read just before it was stopped"]
+    out += [
+        f"    {label:<28}{_rss(run)}"
+        for label, run in (
+            ("(a) bare, no-op:", a),
+            ("(b0) bare + openai SDK:", b0),
+            ("(b) agent:", b),
+            ("(c) bare, sleeps:", cb),
+            ("(c) agent:", ca),
+        )
+    ]
+    out.append("")
+    out += _profile(a, b0, b, ca)
     out += ["", *_workflows(results.workflows, b)]
     return "\n".join(out) + "\n"
 
 
-def _profile(a: RunResult, b: RunResult, c: RunResult) -> list[str]:
+def _profile(a: RunResult, b0: RunResult, b: RunResult, c: RunResult) -> list[str]:
     p = b.profile
     counters = p["database_counters_per_task"]
     rows = p["rows_per_task"]
-    out = [f"Profile of (b), per task ({b.tasks} tasks at concurrency {b.concurrency})"]
+    out = [
+        f"Profile of (b), per task ({b.tasks} tasks at concurrency {b.concurrency}: "
+        f"{_processes(b.processes)} x {b.concurrency_per_process} threads)"
+    ]
     statements = p["statements"]
     if statements:
         db_line = (
@@ -216,24 +291,30 @@ def _profile(a: RunResult, b: RunResult, c: RunResult) -> list[str]:
             subsequent_indent=" " * 16,
         ),
         f"  LLM server: {p['llm_requests_per_task']:.2f} chat requests "
-        f"(agent_runs.llm_calls: {rows['llm_calls_recorded']:.2f})",
+        f"(agent_runs.llm_calls: {rows['llm_calls_recorded']:.2f}); "
+        f"(b0): {b0.profile.get('llm_requests_per_task', 0):.2f}",
         "  Redis:      "
         + _redis_line(b)
         + f"; (a) bare: {sum(a.redis_commands.values()) / a.tasks:.1f}, of which its "
         "completion marker 4-5",
         "",
         "  CPU per task (ms), first task start to last completion; at 100% of every CPU the",
-        "  machine allows at most CPUs x 1000 / total tasks/s",
+        "  machine allows at most CPUs x 1000 / total tasks/s; worker: the sum over its processes",
     ]
     out += _table(
-        ["process", "(a) bare", "(b) agent", "(c) agent"], _cpu_rows([a, b, c]), indent="    "
+        ["process", "(a) bare", "(b0) bare+SDK", "(b) agent", "(c) agent"],
+        _cpu_rows([a, b0, b, c]),
+        indent="    ",
     )
     out.append(
-        f"    capacity at this CPU cost: (a) {_capacity(a)} tasks/s, (b) {_capacity(b)} "
-        f"tasks/s, (c) {_capacity(c)} tasks/s; measured (a) {a.per_second:.0f}, "
-        f"(b) {b.per_second:.0f}, (c) {c.per_second:.0f}"
+        f"    capacity at this CPU cost: (a) {_capacity(a)} tasks/s, (b0) {_capacity(b0)} "
+        f"tasks/s, (b) {_capacity(b)} tasks/s, (c) {_capacity(c)} tasks/s;"
     )
-    for label, run in (("(b)", b), ("(c)", c)):
+    out.append(
+        f"    measured (a) {a.per_second:.0f}, (b0) {b0.per_second:.0f}, (b) {b.per_second:.0f}, "
+        f"(c) {c.per_second:.0f}"
+    )
+    for label, run in (("(b0)", b0), ("(b)", b), ("(c)", c)):
         out.append(f"    {label} busy, share of one CPU: {_busy(run)}")
     t = p["timeline_ms"]
     if t.get("total") is not None:
@@ -408,8 +489,13 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
     out += [
         "",
         f"(w3) {steps.steps}-step workflow, each step the agent of (b) (2 LLM calls + 1 tool), "
-        f"LLM at 0 ms, concurrency {run.concurrency}",
+        f"LLM at 0 ms, concurrency {run.concurrency} in {_processes(run.processes)}",
     ]
+    if b.processes != run.processes:
+        out.append(
+            f"  (b) ran in {_processes(b.processes)} x {b.concurrency_per_process} threads: "
+            "the ratios below set one process against several"
+        )
     out += _table(
         ["scenario", "count", "seconds", "per second", "ratio vs (b) tasks/s", "ideal"],
         [

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from tests.bench.procs import BenchError
+from tests.bench.procs import BenchError, per_process
 from tests.bench.report import Results, render
-from tests.bench.scenarios import Context, RunResult, run_agents, run_bare
+from tests.bench.scenarios import Context, RunResult, run_agents, run_bare, run_bare_llm
 from tests.bench.services import broker, database
 from tests.bench.workflows import HEADLINE, MODES, WorkflowResults, run_approvals, run_steps
 from worker.devstack import temporary_directory
@@ -32,14 +32,15 @@ class Plan:
     concurrency: int
     io_tasks: int
     io_concurrency: int
+    processes: int
     latency_ms: float
     approvals: int
     waiting: int
     workflow_executions: int
 
 
-DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 500, 200, 2000, 100)
-QUICK = Plan("quick", 300, 100, 32, 200, 50, 500, 50, 200, 30)
+DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 2, 500, 200, 2000, 100)
+QUICK = Plan("quick", 300, 100, 32, 200, 50, 2, 500, 50, 200, 30)
 
 
 def _positive(raw: str) -> int:
@@ -59,10 +60,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small task counts: a smoke run")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     parser.add_argument("--noop-tasks", type=_positive, help="(a) bare no-op tasks [2000]")
-    parser.add_argument("--agent-tasks", type=_positive, help="(b) agent tasks, LLM at 0 ms [500]")
-    parser.add_argument("--concurrency", type=_positive, help="worker concurrency of (a), (b) [32]")
+    parser.add_argument(
+        "--agent-tasks", type=_positive, help="(b0) and (b) tasks, LLM at 0 ms [500]"
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive, help="total worker concurrency of (a), (b0), (b) [32]"
+    )
     parser.add_argument("--io-tasks", type=_positive, help="(c) tasks of each kind [1000]")
-    parser.add_argument("--io-concurrency", type=_positive, help="worker concurrency of (c) [100]")
+    parser.add_argument(
+        "--io-concurrency", type=_positive, help="total worker concurrency of (c) [100]"
+    )
+    parser.add_argument(
+        "--processes",
+        type=_positive,
+        help="worker processes for (b0), (b) and (c), each with concurrency/N threads; bare "
+        "Celery runs with the same split [2]",
+    )
     parser.add_argument("--latency-ms", type=float, help="(c) LLM latency per call [500]")
     parser.add_argument(
         "--approvals",
@@ -103,6 +116,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         args.concurrency or base.concurrency,
         args.io_tasks or base.io_tasks,
         args.io_concurrency or base.io_concurrency,
+        args.processes or base.processes,
         args.latency_ms if args.latency_ms is not None else base.latency_ms,
         args.approvals or base.approvals,
         args.waiting or base.waiting,
@@ -112,6 +126,17 @@ def plan_of(args: argparse.Namespace) -> Plan:
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _split(concurrency: int, processes: int) -> str:
+    """E.g. "32 = 2 processes x 16 threads"; a total that does not divide says what it became."""
+    if processes == 1:
+        return str(concurrency)
+    threads = per_process(concurrency, processes)
+    split = f"{processes} processes x {threads} threads"
+    if threads * processes == concurrency:
+        return f"{concurrency} = {split}"
+    return f"{concurrency} requested, {split} = {threads * processes}"
 
 
 def _done(result: RunResult, started: float) -> None:
@@ -182,23 +207,45 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results:
         noop = run_bare(ctx, "a-bare-noop", tasks=plan.noop_tasks, concurrency=plan.concurrency)
         _done(noop, started)
 
+        cpu_split = _split(plan.concurrency, plan.processes)
         started = time.monotonic()
-        _say(f"(b) agent: {plan.agent_tasks} tasks, LLM 0 ms, concurrency {plan.concurrency}")
+        _say(
+            f"(b0) bare Celery + openai SDK: {plan.agent_tasks} tasks, 2 LLM calls each, "
+            f"LLM 0 ms, concurrency {cpu_split}"
+        )
+        ceiling = run_bare_llm(
+            ctx,
+            "b0-bare-openai",
+            tasks=plan.agent_tasks,
+            concurrency=plan.concurrency,
+            processes=plan.processes,
+        )
+        _done(ceiling, started)
+
+        started = time.monotonic()
+        _say(f"(b) agent: {plan.agent_tasks} tasks, LLM 0 ms, concurrency {cpu_split}")
         agent = run_agents(
-            ctx, "b-agent", tasks=plan.agent_tasks, concurrency=plan.concurrency, latency_ms=0
+            ctx,
+            "b-agent",
+            tasks=plan.agent_tasks,
+            concurrency=plan.concurrency,
+            latency_ms=0,
+            processes=plan.processes,
         )
         _done(agent, started)
 
+        io_split = _split(plan.io_concurrency, plan.processes)
         started = time.monotonic()
         _say(
             f"(c) bare Celery: {plan.io_tasks} tasks sleeping 2 x {plan.latency_ms:g} ms, "
-            f"concurrency {plan.io_concurrency}"
+            f"concurrency {io_split}"
         )
         io_bare = run_bare(
             ctx,
             "c-bare-sleep",
             tasks=plan.io_tasks,
             concurrency=plan.io_concurrency,
+            processes=plan.processes,
             sleep_ms=plan.latency_ms,
             sleeps=2,
         )
@@ -206,8 +253,7 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results:
 
         started = time.monotonic()
         _say(
-            f"(c) agent: {plan.io_tasks} tasks, LLM {plan.latency_ms:g} ms, "
-            f"concurrency {plan.io_concurrency}"
+            f"(c) agent: {plan.io_tasks} tasks, LLM {plan.latency_ms:g} ms, concurrency {io_split}"
         )
         io_agent = run_agents(
             ctx,
@@ -215,12 +261,13 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results:
             tasks=plan.io_tasks,
             concurrency=plan.io_concurrency,
             latency_ms=plan.latency_ms,
+            processes=plan.processes,
         )
         _done(io_agent, started)
 
         workflows = bench_workflows(ctx, plan, agent)
         _say("stopping services ...")
-    return Results(meta, noop, agent, io_bare, io_agent, workflows)
+    return Results(meta, noop, ceiling, agent, io_bare, io_agent, workflows)
 
 
 def bench_workflows(ctx: Context, plan: Plan, agent: RunResult) -> WorkflowResults:

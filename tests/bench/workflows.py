@@ -37,6 +37,7 @@ from tests.bench.procs import (
     BenchError,
     CpuSampler,
     LLMServerProcess,
+    Worker,
     clean_env,
     cpu_seconds,
     log_tail,
@@ -577,8 +578,7 @@ def run_resolve(
     _wait_done(
         lambda: executions_in(database, tenant_id, "awaiting_approval"),
         total,
-        process,
-        log_path,
+        [Worker(process, log_path)],
         what="(w1) executions awaiting approval",
         stall_seconds=30,
     )
@@ -592,8 +592,7 @@ def run_resolve(
         _wait_done(
             lambda: executions_finished(database, tenant_id),
             (number + 1) * approvals,
-            process,
-            log_path,
+            [Worker(process, log_path)],
             what=f"(w1) {mode} executions",
             stall_seconds=30,
         )
@@ -727,8 +726,7 @@ def run_waiting(
     _wait_done(
         lambda: executions_in(database, tenant_id, "awaiting_approval"),
         executions,
-        process,
-        log_path,
+        [Worker(process, log_path)],
         what="(w2) executions awaiting approval",
         stall_seconds=30,
     )
@@ -838,13 +836,12 @@ def run_steps(ctx: Context, *, executions: int, concurrency: int) -> StepsResult
             env = worker_env(ctx, llm.base_url, concurrency)
             process = start_worker_process(env, log_path, concurrency=concurrency)
             try:
-                with CpuSampler(_probes(ctx, process.pid, llm)) as sampler:
+                with CpuSampler(_probes(ctx, [process.pid], llm)) as sampler:
                     wait_for_worker(app, process, log_path)
                     _wait_done(
                         lambda: executions_finished(database, tenant_id),
                         executions,
-                        process,
-                        log_path,
+                        [Worker(process, log_path)],
                         what=f"{name} (workflow executions)",
                         stall_seconds=30,
                     )
