@@ -22,34 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from models import ActionLog, AgentRun, AgentRunStatus, Task, TaskStatus
+from models import AgentRun, AgentRunStatus, Task, TaskStatus
 from worker.leases import lease_held, release
 from worker.records import EVENTS, METRICS
-from worker.row_batches import RowBatch
 from worker.states import AGENT_RUN
-from worker.tool_calls import completing_action_logs
+from worker.tool_calls import ACTION_LOGS, completing_action_logs
 
 _runs = AgentRun.__table__
 _tasks = Task.__table__
-
-ACTION_LOGS = RowBatch(
-    ActionLog.__table__,  # type: ignore[arg-type]
-    (
-        "tenant_id",
-        "task_id",
-        "agent_run_id",
-        "tool_call_id",
-        "tool_name",
-        "provider_name",
-        "action_type",
-        "request_payload",
-        "response_data",
-        "status",
-        "error_message",
-        "execution_time_ms",
-        "idempotency_key",
-    ),
-)
 
 
 @dataclass

@@ -71,7 +71,7 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
             started = _start_or_resume(runtime, task, connection)
         except sa.exc.SQLAlchemyError:
             raise  # the claim rolls back with it; the task layer retries the message
-        except Exception as error:  # reads only so far: the claim commits, the task fails below
+        except Exception as error:  # e.g. an unknown agent: the claim commits, the task fails
             started = error
     faults.fault_point(faults.AFTER_TASK_CLAIMED, settings.fault_point)
     execution = task.workflow_execution_id

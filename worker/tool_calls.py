@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models import ActionLog, ActionStatus
 from worker.records import scrub
+from worker.row_batches import RowBatch
 from worker.secret_refs import UnknownSecret, has_references
 from worker.tools import ToolArgumentsInvalid, ToolContext, ToolRegistry, UnknownTool
 
@@ -202,6 +203,27 @@ def _record_before(engine: sa.Engine, row: dict[str, Any]) -> Any:
                 _action_logs.c.status, _action_logs.c.response_data, _action_logs.c.error_message
             ).where(_action_logs.c.idempotency_key == row["idempotency_key"])
         ).one()
+
+
+#: A step's action rows, as ``worker.journal`` writes them.
+ACTION_LOGS = RowBatch(
+    _action_logs,  # type: ignore[arg-type]
+    (
+        "tenant_id",
+        "task_id",
+        "agent_run_id",
+        "tool_call_id",
+        "tool_name",
+        "provider_name",
+        "action_type",
+        "request_payload",
+        "response_data",
+        "status",
+        "error_message",
+        "execution_time_ms",
+        "idempotency_key",
+    ),
+)
 
 
 def completing_action_logs(statement: PgInsert) -> PgInsert:

@@ -20,7 +20,7 @@ from models import (
 )
 from tests.support.rows import RowFactory
 from worker import journal, records
-from worker.tool_calls import idempotency_key
+from worker.tool_calls import ACTION_LOGS, idempotency_key
 
 OWNER = "host:1:test"
 
@@ -180,7 +180,7 @@ def test_append_completes_a_call_recorded_before_its_tool_ran(engine: sa.Engine)
     tenant_id, task_id, run_id = _running_task(engine)
     pending = _action(tenant_id, task_id, run_id, "c1", ActionStatus.PENDING)
     with engine.begin() as connection:
-        connection.execute(sa.insert(journal.ACTION_LOGS.table).values(pending))
+        connection.execute(sa.insert(ACTION_LOGS.table).values(pending))
 
     assert _append(engine, task_id, run_id, _step(tenant_id, task_id, run_id))
 
