@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,11 +39,13 @@ class RowBatch:
 
     table: sa.Table
     columns: tuple[str, ...]
+    _known: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = [name for name in self.columns if name not in self.table.c]
         if missing:
             raise ValueError(f"{self.table.name} has no column(s) {missing}")
+        object.__setattr__(self, "_known", frozenset(self.columns))
 
     def insert(self, parameter: str, *, where: sa.ColumnElement[bool] | None = None) -> PgInsert:
         """``INSERT … SELECT`` of the rows in the JSON array bound as ``parameter``."""
@@ -64,7 +66,7 @@ class RowBatch:
         """The JSON array to bind; a key the batch does not know is a programming error."""
         items = []
         for position, row in enumerate(rows):
-            unknown = row.keys() - set(self.columns)
+            unknown = row.keys() - self._known
             if unknown:
                 raise ValueError(
                     f"{self.table.name} rows carry {sorted(unknown)}, which "

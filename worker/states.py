@@ -55,25 +55,12 @@ class StateMachine(Generic[S]):
         return target in self.transitions[source]
 
     def apply(
-        self,
-        connection: sa.Connection,
-        row_id: uuid.UUID,
-        target: S,
-        *,
-        values: Mapping[str, Any] | None = None,
-        where: Iterable[sa.ColumnElement[bool]] = (),
-        sources: Iterable[S] | None = None,
-        returning: Iterable[sa.ColumnElement[Any]] = (),
+        self, connection: sa.Connection, row_id: uuid.UUID, target: S, **options: Any
     ) -> sa.Row[Any] | None:
-        """Move one row to ``target`` if its status allows it (and ``where`` holds).
-
-        Returns the ``returning`` columns (or the id) of the moved row, or None if no row moved.
-        ``sources`` narrows the allowed source statuses further.
-        """
-        statement = self.statement(
-            row_id, target, values=values, where=where, sources=sources, returning=returning
-        )
-        return connection.execute(statement).one_or_none()
+        """Move one row to ``target`` if its status allows it (and ``where`` holds): the
+        UPDATE of ``statement`` with the same options. Returns the ``returning`` columns (or
+        the id) of the moved row, or None if no row moved."""
+        return connection.execute(self.statement(row_id, target, **options)).one_or_none()
 
     def statement(
         self,
@@ -86,7 +73,8 @@ class StateMachine(Generic[S]):
         returning: Iterable[sa.ColumnElement[Any]] = (),
     ) -> sa.Update:
         """The guarded UPDATE ``apply`` runs, for a caller that embeds it in a larger
-        statement (``worker.journal``); ``row_id`` may be a bind parameter."""
+        statement (``worker.journal``); ``row_id`` may be a bind parameter. ``sources``
+        narrows the allowed source statuses further."""
         allowed = self.sources(target)
         if sources is not None:
             allowed = allowed & frozenset(sources)
