@@ -16,7 +16,8 @@ target_metadata = models.Base.metadata
 
 
 def _url() -> str:
-    """The URL set on the Alembic config (``worker.schema.alembic_config``), else DATABASE_URL."""
+    """The URL set on the Alembic config (``worker.durable.schema.alembic_config``), else
+    DATABASE_URL."""
     configured = context.config.get_main_option("sqlalchemy.url")
     return database_url(configured or None).render_as_string(hide_password=False)
 

@@ -1,7 +1,7 @@
 """Human-in-the-loop approvals (seed 000 approval.py).
 
-A decision is one conditional UPDATE ``… WHERE status = 'pending'`` (``worker.approvals``): the
-first decision wins. The CHECKs keep a decided row consistent and every approval tied to what
+A decision is one conditional UPDATE ``… WHERE status = 'pending'`` (``worker.approvals``):
+the first decision wins. The CHECKs keep a decided row consistent and every approval tied to what
 it gates.
 """
 

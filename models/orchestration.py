@@ -1,7 +1,7 @@
 """Orchestration tasks, agent runs and their event log (seed 002, extended).
 
 Status values keep seed 002's upper-case spelling. The allowed transitions between them are
-defined once, in ``worker.states``; these enums only say which values the database accepts.
+defined once, in ``worker.durable.states``; these enums only say which values the database accepts.
 """
 
 from __future__ import annotations

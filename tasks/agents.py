@@ -1,4 +1,4 @@
-"""``agents.run_task``: run one agent for one task (see worker/contract.py)."""
+"""``agents.run_task``: run one agent for one task (see worker/core/contract.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from celery import Task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from worker.app import app
-from worker.handlers import handle_run_task
-from worker.runtime import process_runtime
+from worker.app.handlers import handle_run_task
+from worker.app.process import process_runtime
 
 
 @app.task(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.agents.knowledge import ingest
 from worker.app import app
-from worker.contract import IngestKnowledgeRequest, parse_payload
-from worker.knowledge import ingest
-from worker.runtime import process_runtime
+from worker.app.process import process_runtime
+from worker.core.contract import IngestKnowledgeRequest, parse_payload
 
 
 @app.task(name="knowledge.ingest", acks_late=True)
@@ -19,6 +19,5 @@ def ingest_document(**payload: Any) -> dict[str, Any]:
         runtime.settings,
         runtime.gateway,
         request,
-        local_base_url=runtime.local_llm_url,
     )
     return {"source_id": str(result.source_id), "created": result.created, "chunks": result.chunks}

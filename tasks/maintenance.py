@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from worker.app import app
-from worker.approvals import expire_due
-from worker.reaper import reap as reap_stranded_work
-from worker.runtime import process_runtime
+from worker.app.process import process_runtime
+from worker.approvals.service import expire_due
+from worker.durable.reaper import reap as reap_stranded_work
 
 
 @app.task(name="maintenance.reap", ignore_result=True)
 def reap() -> dict[str, int]:
-    report = reap_stranded_work(process_runtime())
+    runtime = process_runtime()
+    report = reap_stranded_work(
+        runtime.engine,
+        runtime.publisher,
+        stale_after_seconds=runtime.settings.pending_republish_seconds,
+    )
     return {
         "requeued_after_lost_worker": report.requeued_after_lost_worker,
         "republished_pending": report.republished_pending,

@@ -1,4 +1,4 @@
-"""``workflows.start`` and ``workflows.advance`` (see worker/contract.py)."""
+"""``workflows.start`` and ``workflows.advance`` (see worker/core/contract.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from celery import Task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from worker.app import app
-from worker.handlers import handle_advance_workflow, handle_start_workflow
-from worker.runtime import process_runtime
+from worker.app.handlers import handle_advance_workflow, handle_start_workflow
+from worker.app.process import process_runtime
 
 _RETRY_ON_DATABASE_ERRORS: dict[str, Any] = {
     "autoretry_for": (OperationalError, InterfaceError),  # the database is unreachable

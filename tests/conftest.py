@@ -19,8 +19,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from models import db
-from worker import schema
-from worker.devstack import EmbeddedPostgres, EmbeddedRedis, temporary_directory
+from worker.dev.services import EmbeddedPostgres, EmbeddedRedis, temporary_directory
+from worker.durable import schema
 
 # With REDIS_URL set (e.g. the machine's shared Redis), tests use databases 1-15 of it, one per
 # broker_url fixture at a time, and flush only those; database 0 is never touched.

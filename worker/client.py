@@ -29,19 +29,19 @@ from models import (
     TaskStatus,
 )
 from models.db import create_sync_engine
-from worker.approvals import ApprovalView, Decision, list_approvals, resolve
-from worker.cancellation import Cancelled, cancel
-from worker.contract import (
+from worker.agents.submission import Submitted, create_task
+from worker.approvals.service import ApprovalView, Decision, list_approvals, resolve
+from worker.core.contract import (
     ADVANCE_WORKFLOW,
     RUN_TASK,
     RunTaskRequest,
     StartWorkflowRequest,
     parse_payload,
 )
-from worker.errors import AgentWorkerError
-from worker.runtime import CeleryPublisher, Publisher
-from worker.settings import Settings, get_settings
-from worker.submission import Submitted, create_task
+from worker.core.errors import AgentWorkerError
+from worker.core.settings import Settings, get_settings
+from worker.durable.publishing import CeleryPublisher, Publisher, publishing_app
+from worker.workflows.cancellation import Cancelled, cancel
 from worker.workflows.catalog import start_execution
 
 _tasks = Task.__table__
@@ -113,10 +113,11 @@ class AgentWorkerClient:
 
     @classmethod
     def from_env(cls) -> AgentWorkerClient:
-        from worker.app import app
-
+        """A client for DATABASE_URL and the broker (CELERY_BROKER_URL, else REDIS_URL). It
+        only publishes: no worker code is loaded and no Celery signal is hooked."""
         settings = get_settings()
-        return cls(create_sync_engine(settings.database_url), CeleryPublisher(app), settings)
+        publisher = CeleryPublisher(publishing_app())
+        return cls(create_sync_engine(settings.database_url), publisher, settings)
 
     def close(self) -> None:
         self.engine.dispose()

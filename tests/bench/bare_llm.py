@@ -55,7 +55,7 @@ _client: openai.OpenAI | None = None
 
 
 def client() -> openai.OpenAI:
-    """One client per process, shared by the pool's threads (as worker/gateway.py shares its
+    """One client per process, shared by the pool's threads (as worker/llm/gateway.py shares its
     own), created by the first task rather than at import time."""
     global _client
     if _client is None:

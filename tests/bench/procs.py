@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worker.devstack import free_port, stop_process
+from worker.dev.services import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -291,7 +291,7 @@ def wait_until_ready(app: Any, workers: Sequence[Worker], timeout: float = 60.0)
 
 
 class LLMServerProcess:
-    """``python -m worker.llm_server`` in its own process, so it has its own GIL."""
+    """``python -m worker.dev.llm_server`` in its own process, so it has its own GIL."""
 
     def __init__(self, log_path: Path, *, latency_ms: float) -> None:
         self.log_path = log_path
@@ -316,7 +316,7 @@ class LLMServerProcess:
         command = [
             sys.executable,
             "-m",
-            "worker.llm_server",
+            "worker.dev.llm_server",
             "--port",
             str(self.port),
             "--latency-ms",

@@ -398,7 +398,7 @@ def _workflows(w: WorkflowResults, b: RunResult) -> list[str]:
         "(preceded by a condition step",
         "  that always holds: a gate as the first step fails, the engine moves the new "
         "execution PENDING ->",
-        "  AWAITING_APPROVAL, which worker/states.py does not allow). "
+        "  AWAITING_APPROVAL, which worker/durable/states.py does not allow). "
         f"{approvals} approvals per mode, resolved one by one",
         "  through AgentWorkerClient.resolve_approval while the worker runs:",
         *(

@@ -21,7 +21,7 @@ from tests.bench.report import Results, render
 from tests.bench.scenarios import Context, RunResult, run_agents, run_bare, run_bare_llm
 from tests.bench.services import broker, database
 from tests.bench.workflows import HEADLINE, MODES, WorkflowResults, run_approvals, run_steps
-from worker.devstack import temporary_directory
+from worker.dev.services import temporary_directory
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ from tests.bench.services import Broker, Database, unique
 from tests.support.agents import add_agent
 from worker.app import create_app
 from worker.client import AgentWorkerClient
-from worker.devstack import start_worker_process
-from worker.runtime import CeleryPublisher
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.dev.services import start_worker_process
+from worker.durable.publishing import CeleryPublisher
 
 AGENT_TOOLS = ["current_time"]  # one tool: two LLM calls and one tool call per task
 PRICES = {"model-": {"input": 0.15, "output": 0.6}}  # add_agent's model names: non-zero cost

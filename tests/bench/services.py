@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from models import db
 from tests.bench.procs import BenchError, command_name, cpu_seconds, parent_pid, process_tree_cpu
-from worker import schema
-from worker.devstack import EmbeddedPostgres, EmbeddedRedis
+from worker.dev.services import EmbeddedPostgres, EmbeddedRedis
+from worker.durable import schema
 
 DRIVER_APPLICATION = "agentworker-bench"
 

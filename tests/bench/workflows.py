@@ -58,18 +58,19 @@ from tests.support.agents import add_agent
 from tests.support.people import add_member
 from tests.support.workflows import add_workflow, approval_gate
 from worker.app import create_app
-from worker.approvals import list_approvals
+from worker.approvals.service import list_approvals
 from worker.client import AgentWorkerClient
-from worker.devstack import start_worker_process, stop_process, wait_for_worker
-from worker.runtime import CeleryPublisher
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.dev.services import start_worker_process, stop_process, wait_for_worker
+from worker.durable.publishing import CeleryPublisher
 
 AGENT = "bench-agent"
 STEP_INPUT = "What time is it?"
 # A gate cannot be a workflow's first step: advance() moves a new (PENDING) execution straight
-# to AWAITING_APPROVAL, which EXECUTION (worker/states.py) does not allow, so the advance raises
-# InvalidTransition and the execution stays PENDING. A condition step that always holds (no
-# worker, no LLM, same transaction) first moves it to RUNNING; its rows are reported apart.
+# to AWAITING_APPROVAL, which EXECUTION (worker/durable/states.py) does not allow, so the
+# advance raises InvalidTransition and the execution stays PENDING. A condition step that
+# always holds (no worker, no LLM, same transaction) first moves it to RUNNING; its rows are
+# reported apart.
 LEAD_STEP = "start"
 GATED_STEPS = [
     {"key": LEAD_STEP, "kind": "condition", "if": "{{ execution.id }}", "exists": True},

@@ -10,7 +10,7 @@ from models import TaskStatus
 from tests.support.agents import add_agent
 from tests.support.prometheus import scrape, value
 from tests.support.stack import Stack
-from worker.metrics import serve_metrics
+from worker.ops.metrics import serve_metrics
 
 
 def test_happy_path_with_two_tool_calls_persists_rows_events_tokens_and_cost(

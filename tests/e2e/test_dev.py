@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.support.environment import without_services
 from tests.support.stack import ROOT, wait_until
-from worker.devstack import free_port
+from worker.dev.services import free_port
 
 
 def _start(tmp_path: Path, flower_port: int) -> tuple[subprocess.Popen[str], Path]:

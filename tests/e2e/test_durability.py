@@ -5,8 +5,8 @@ from __future__ import annotations
 from models import TaskStatus
 from tests.support.agents import add_agent
 from tests.support.stack import Stack, wait_until
-from worker.contract import RunTaskRequest
-from worker.submission import create_task
+from worker.agents.submission import create_task
+from worker.core.contract import RunTaskRequest
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_persisted_llm_calls_are_not_repeated(

@@ -18,7 +18,7 @@ import pytest
 from models import TaskStatus
 from tests.support.agents import add_agent
 from tests.support.stack import ROOT, Stack, wait_until
-from worker.devstack import free_port, stop_process
+from worker.dev.services import free_port, stop_process
 
 AUTH = "ops:flower-test-password"
 

@@ -7,9 +7,9 @@ import json
 from models import TaskStatus
 from tests.support.agents import add_agent, ensure_tenant
 from tests.support.stack import Stack, wait_until
-from worker.contract import IngestKnowledgeRequest
-from worker.gateway import LLMGateway
-from worker.knowledge import ingest
+from worker.agents.knowledge import ingest
+from worker.core.contract import IngestKnowledgeRequest
+from worker.llm.gateway import LLMGateway
 
 VENUES = """
 The Lisbon Congress Centre seats 600 people in its main auditorium and sits beside the river.
@@ -83,7 +83,6 @@ def test_the_agent_finds_the_chunk_that_answers_and_never_another_tenants(stack:
             IngestKnowledgeRequest(
                 tenant="acme", name="venues again", text=VENUES, chunk_size=160, chunk_overlap=20
             ),
-            local_base_url=lambda: stack.llm.base_url,
         )
     finally:
         gateway.close()

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from worker.app import create_app
-from worker.devstack import free_port, start_worker_process, stop_process, wait_for_worker
-from worker.health import redact_url
-from worker.schema import head_revision
+from worker.dev.services import free_port, start_worker_process, stop_process, wait_for_worker
+from worker.durable.schema import head_revision
+from worker.ops.health import redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH = "from worker.cli.health import health; health()"

@@ -1,4 +1,4 @@
-"""worker.journal against PostgreSQL: a step is written whole, and only under the lease."""
+"""worker.durable.journal against PostgreSQL: a step is written whole, and only under the lease."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from models import (
     TaskStatus,
 )
 from tests.support.rows import RowFactory
-from worker import journal, records
-from worker.tool_calls import ACTION_LOGS, idempotency_key
+from worker.agents.tool_calls import idempotency_key
+from worker.durable import journal, records
+from worker.durable.action_logs import ACTION_LOGS
 
 OWNER = "host:1:test"
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics (worker.metrics): figures read from PostgreSQL at scrape time, served over
+"""Prometheus metrics (worker.ops.metrics): figures read from PostgreSQL at scrape time, served over
 real HTTP and parsed with prometheus_client's own parser."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from models.db import create_sync_engine
 from tests.support.prometheus import parse, scrape, value
 from tests.support.rows import RowFactory
 from worker.cli.metrics import metrics as metrics_command
-from worker.metrics import MetricsServer, serve_metrics
-from worker.settings import get_settings
+from worker.core.settings import get_settings
+from worker.ops.metrics import MetricsServer, serve_metrics
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from alembic import command
 
 import models
 from models.db import create_sync_engine
-from worker import schema
+from worker.durable import schema
 
 
 def _public_tables(url: str) -> set[str]:

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from models import ModelUsageType
 from tests.support.agents import ensure_tenant
 from tests.support.stack import ROOT
-from worker.crypto import SecretBox, generate_key
-from worker.gateway import LLMGateway
-from worker.llm_server import LocalLLMServer
-from worker.providers import resolve_provider
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.dev.llm_server import LocalLLMServer
+from worker.llm.gateway import LLMGateway
+from worker.llm.providers import resolve_provider
+from worker.security.encryption import SecretBox, generate_key
 
 
 def _agentworker(
@@ -44,7 +44,6 @@ def _chat_through_tenant_provider(engine: sa.Engine, keys: tuple[str, ...]) -> s
                 settings,
                 ensure_tenant(engine),
                 usage=ModelUsageType.TASK_EXECUTION,
-                local_base_url=lambda: "http://unused",
             )
         assert provider.name == "ai_models:acme-llm"
         return (

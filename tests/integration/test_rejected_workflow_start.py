@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from tests.support.agents import ensure_tenant
 from tests.support.publisher import RecordingPublisher
-from worker.handlers import handle_start_workflow
-from worker.runtime import Runtime, build_runtime
-from worker.settings import Settings
+from worker.agents.runtime import Runtime, build_runtime
+from worker.app.handlers import handle_start_workflow
+from worker.core.settings import Settings
 
 
 @pytest.fixture

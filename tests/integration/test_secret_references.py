@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from models import ActionStatus
 from tests.support.agents import ensure_tenant
-from worker.crypto import SecretBox, generate_key
-from worker.secret_refs import resolve_references, store_tenant_secret
-from worker.tool_calls import ToolCallScope, run_tool_call
-from worker.tools import ToolContext, ToolRegistry
+from worker.agents.tool_calls import ToolCallScope, run_tool_call
+from worker.agents.tools import ToolContext, ToolRegistry
+from worker.security.encryption import SecretBox, generate_key
+from worker.security.secret_refs import resolve_references, store_tenant_secret
 
 SECRET = "crm-token-" + uuid.uuid4().hex
 

@@ -6,7 +6,7 @@ from urllib.request import urlopen
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from worker.metrics import MetricsServer
+from worker.ops.metrics import MetricsServer
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

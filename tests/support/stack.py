@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from models import TaskStatus
 from worker.app import create_app
 from worker.client import AgentWorkerClient, TaskView
-from worker.devstack import start_worker_process
-from worker.llm_server import LocalLLMServer
-from worker.runtime import CeleryPublisher
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.dev.llm_server import LocalLLMServer
+from worker.dev.services import start_worker_process
+from worker.durable.publishing import CeleryPublisher
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED}

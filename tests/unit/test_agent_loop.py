@@ -1,11 +1,12 @@
-"""worker/agent_loop.py: the loop's decisions as pure functions over the conversation."""
+"""worker/agents/loop.py: the loop's decisions as pure functions over the conversation."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from worker.agent_loop import (
+from worker.agents.definitions import AgentConfiguration
+from worker.agents.loop import (
     CallModel,
     Finish,
     GiveUp,
@@ -18,7 +19,6 @@ from worker.agent_loop import (
     response_format,
     summarize,
 )
-from worker.agents import AgentConfiguration
 
 SYSTEM = {"role": "system", "content": "You plan events."}
 USER = {"role": "user", "content": "Plan a venue shortlist"}

@@ -1,4 +1,4 @@
-"""worker.knowledge.chunk_text: whitespace-cut windows with a repeated tail."""
+"""worker.agents.knowledge.chunk_text: whitespace-cut windows with a repeated tail."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from worker.errors import AgentWorkerError
-from worker.knowledge import KnowledgeInputError, chunk_text
+from worker.agents.knowledge import KnowledgeInputError, chunk_text
+from worker.core.errors import AgentWorkerError
 
 # Distinct words of varied length, so every chunk maps back to a range of word positions.
 WORDS = [f"w{i}" + "x" * (i * 7 % 11) for i in range(300)]

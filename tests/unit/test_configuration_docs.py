@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from worker.settings import Settings
+from worker.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD_NAMES = {

@@ -1,4 +1,4 @@
-"""worker/contract.py: the payloads other services send, validated at the edge."""
+"""worker/core/contract.py: the payloads other services send, validated at the edge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from worker.contract import (
+from worker.core.contract import (
     IngestKnowledgeRequest,
     InvalidPayload,
     RunTaskRequest,
@@ -15,7 +15,7 @@ from worker.contract import (
     parse_payload,
     payload_size,
 )
-from worker.errors import AgentWorkerError
+from worker.core.errors import AgentWorkerError
 
 README_EXAMPLE = {"tenant": "acme", "agent": "assistant", "input": "Plan a venue shortlist"}
 

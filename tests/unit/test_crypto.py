@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from worker.crypto import (
+from worker.core.errors import AgentWorkerError, ConfigurationError
+from worker.core.settings import Settings
+from worker.security.encryption import (
     GENERATE_KEY_COMMAND,
     MissingEncryptionKey,
     SecretBox,
     UndecryptableSecret,
     generate_key,
 )
-from worker.errors import AgentWorkerError, ConfigurationError
-from worker.settings import Settings
 
 OLD_KEY = generate_key()
 NEW_KEY = generate_key()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from worker.gateway import LLMGateway, ProviderConfig
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.llm.gateway import LLMGateway, ProviderConfig
 
 _COMPLETION = {
     "id": "chatcmpl-1",

@@ -20,7 +20,7 @@ from openai.types.chat import (
 )
 from pydantic import BaseModel
 
-from worker.llm_server import LocalLLMServer
+from worker.dev.llm_server import LocalLLMServer
 
 USER_TEXT = "Find venues in Lisbon for 600 people"
 SEARCH_TOOL: ChatCompletionFunctionToolParam = {

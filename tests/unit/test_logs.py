@@ -1,4 +1,4 @@
-"""Structured logs (worker.logs): JSON lines with stable, redacted fields and bound context."""
+"""Structured logs (worker.ops.logs): JSON lines with stable, redacted fields and bound context."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from worker.errors import ConfigurationError
-from worker.logs import (
+from worker.core.errors import ConfigurationError
+from worker.ops.logs import (
     JsonFormatter,
     TextFormatter,
     bind,

@@ -1,8 +1,8 @@
 """The published JSON Schemas in ``worker/schemas/`` equal the contract's pydantic models.
 
-After changing ``worker/contract.py``, regenerate them with::
+After changing ``worker/core/contract.py``, regenerate them with::
 
-    python -m tests.unit.test_published_schemas
+    agentworker schemas --write
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from worker.contract import INGEST_KNOWLEDGE, RUN_TASK, json_schemas
+from worker.cli.schemas import SCHEMA_DIR, json_schemas, render
+from worker.core.contract import INGEST_KNOWLEDGE, RUN_TASK
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "worker" / "schemas"
-REGENERATE = "python -m tests.unit.test_published_schemas"
+REGENERATE = "agentworker schemas --write"
 RUN_TASK_FILE = f"{RUN_TASK}.v1.json"
 INGEST_FILE = f"{INGEST_KNOWLEDGE}.v1.json"
-
-
-def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
@@ -55,7 +51,7 @@ def test_the_committed_schema_equals_the_one_generated_from_the_code(name: str) 
     assert path.is_file(), f"{path} is missing: regenerate it by running `{REGENERATE}`"
 
     assert path.read_text(encoding="utf-8") == render(json_schemas()[name]), (
-        f"{path} differs from worker/contract.py: regenerate it by running `{REGENERATE}`"
+        f"{path} differs from worker/core/contract.py: regenerate it by running `{REGENERATE}`"
     )
 
 

@@ -9,7 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from worker.redact import REDACTED, looks_secret_key, redact, redact_text, secrets_from_environment
+from worker.security.redact import (
+    REDACTED,
+    looks_secret_key,
+    redact,
+    redact_text,
+    secrets_from_environment,
+)
 
 OPENAI_KEY = "sk-proj-Abc123def456ghi789jkl0"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"

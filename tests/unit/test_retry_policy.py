@@ -1,4 +1,4 @@
-"""worker/retry.py: classifying provider errors, deciding what to do, and backing off."""
+"""worker/llm/retry.py: classifying provider errors, deciding what to do, and backing off."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 
-from worker.retry import RetryPolicy, backoff, classify, decide, retry_after_seconds
+from worker.llm.retry import RetryPolicy, backoff, classify, decide, retry_after_seconds
 
 REQUEST = httpx2.Request("POST", "http://x/v1/chat/completions")
 POLICY = RetryPolicy(max_attempts=5, backoff_initial=0.5, backoff_max=20.0, defer_threshold=10.0)

@@ -1,4 +1,4 @@
-"""worker/settings.py: one typed settings object, read from an environment mapping."""
+"""worker/core/settings.py: one typed settings object, read from an environment mapping."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from worker.errors import ConfigurationError
-from worker.settings import DEFAULT_PRICES, Settings
+from worker.core.errors import ConfigurationError
+from worker.core.settings import DEFAULT_PRICES, Settings
 
 
 def settings(**environ: str) -> Settings:

@@ -1,4 +1,4 @@
-"""worker/states.py: each state machine's table, read as a specification (no database)."""
+"""worker/durable/states.py: each state machine's table, read as a specification (no database)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from models import AgentRunStatus, ApprovalStatus, ExecutionStatus, StepRunStatus, TaskStatus
-from worker.states import AGENT_RUN, APPROVAL, EXECUTION, STEP_RUN, TASK, StateMachine
+from worker.durable.states import AGENT_RUN, APPROVAL, EXECUTION, STEP_RUN, TASK, StateMachine
 
 MACHINES = [
     pytest.param(TASK, TaskStatus, TaskStatus.PENDING, id="task"),

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from worker.errors import AgentWorkerError
-from worker.tools import (
+from worker.agents.tools import (
     ToolArgumentsInvalid,
     ToolContext,
     ToolDefinitionError,
@@ -17,6 +16,7 @@ from worker.tools import (
     ToolSpec,
     UnknownTool,
 )
+from worker.core.errors import AgentWorkerError
 
 
 class Filter(BaseModel):

@@ -13,12 +13,12 @@ import sys
 
 import click
 
-from worker.errors import AgentWorkerError
+from worker.core.errors import AgentWorkerError
 
 #: command name -> "module:attribute"
 COMMANDS = {
     "migrate": "worker.cli.database:migrate",
-    "seed": "worker.cli.database:seed",
+    "seed": "worker.cli.demo:seed",
     "submit": "worker.cli.tasks:submit",
     "status": "worker.cli.tasks:status",
     "events": "worker.cli.tasks:events",
@@ -32,6 +32,7 @@ COMMANDS = {
     "metrics": "worker.cli.metrics:metrics",
     "health": "worker.cli.health:health",
     "keys": "worker.cli.keys:keys",
+    "schemas": "worker.cli.schemas:schemas",
 }
 
 

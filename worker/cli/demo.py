@@ -8,6 +8,7 @@ and the rows written, and shuts everything down.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -19,24 +20,24 @@ import click
 import sqlalchemy as sa
 
 from models.db import create_sync_engine, sync_session_factory
-from worker import schema
+from worker.agents.knowledge import ingest
 from worker.app import create_app
 from worker.cli.output import table
 from worker.cli.tasks import describe, follow
 from worker.cli.workflows import describe_execution, follow_execution
 from worker.client import AgentWorkerClient
-from worker.contract import IngestKnowledgeRequest
-from worker.devstack import (
+from worker.core.contract import IngestKnowledgeRequest
+from worker.core.settings import Settings
+from worker.dev.seed import DEMO_EVENT_BRIEF, DEMO_TENANT_SLUG, seed_demo
+from worker.dev.services import (
     local_services,
     start_worker_process,
     stop_process,
     wait_for_worker,
 )
-from worker.gateway import LLMGateway
-from worker.knowledge import ingest
-from worker.runtime import CeleryPublisher
-from worker.seed import DEMO_EVENT_BRIEF, DEMO_TENANT_SLUG, seed_demo
-from worker.settings import Settings
+from worker.durable import schema
+from worker.durable.publishing import CeleryPublisher
+from worker.llm.gateway import LLMGateway
 
 QUESTION = "Where is AgentConf Lisbon 2027 held, and how many attendees are expected?"
 BRIEF_DOCUMENT = (
@@ -75,7 +76,6 @@ def demo(keep: bool) -> None:
             IngestKnowledgeRequest(
                 tenant=DEMO_TENANT_SLUG, name="event brief", text=BRIEF_DOCUMENT
             ),
-            local_base_url=lambda: services.llm_base_url or "",
         )
         gateway.close()
         click.echo(f"    knowledge base: the event brief in {result.chunks} chunk(s)")
@@ -231,3 +231,23 @@ def _rows_written(engine: sa.Engine, task_id: str) -> dict[str, int]:
             name: connection.execute(sa.text(sql), {"t": task_id}).scalar_one()
             for name, sql in queries.items()
         }
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+def seed(as_json: bool) -> None:
+    """Insert the demo tenant, users, agents, workflow and event (idempotent)."""
+    engine = create_sync_engine()
+    try:
+        schema.assert_schema_current(engine)
+        with sync_session_factory(engine)() as session:
+            summary = seed_demo(session)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({"tenant": summary.tenant_slug, "created": summary.created}))
+    elif summary.created_anything:
+        made = ", ".join(f"{n} {table}" for table, n in sorted(summary.created.items()))
+        click.echo(f"seeded tenant '{summary.tenant_slug}': created {made}")
+    else:
+        click.echo(f"tenant '{summary.tenant_slug}' already seeded: nothing to do")

@@ -20,9 +20,9 @@ from types import FrameType
 import click
 
 from models.db import create_sync_engine, sync_session_factory
-from worker import schema
 from worker.app import create_app
-from worker.devstack import (
+from worker.dev.seed import seed_demo
+from worker.dev.services import (
     LocalServices,
     free_port,
     local_services,
@@ -30,8 +30,8 @@ from worker.devstack import (
     stop_process,
     wait_for_worker,
 )
-from worker.metrics import MetricsServer, serve_metrics
-from worker.seed import seed_demo
+from worker.durable import schema
+from worker.ops.metrics import MetricsServer, serve_metrics
 
 
 @click.command()

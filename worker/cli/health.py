@@ -11,15 +11,15 @@ from typing import NoReturn
 import click
 
 from worker.cli.output import as_json
-from worker.errors import ConfigurationError
-from worker.health import (
+from worker.core.errors import ConfigurationError
+from worker.core.settings import Settings
+from worker.ops.health import (
     DEFAULT_TIMEOUT_SECONDS,
     Check,
     Readiness,
     check_liveness,
     check_readiness,
 )
-from worker.settings import Settings
 
 
 @click.command()
@@ -44,7 +44,9 @@ from worker.settings import Settings
 def health(liveness: bool, no_worker: bool, timeout: float, as_json_output: bool) -> None:
     """Check the broker, the database (and its schema) and the workers."""
     if liveness:
-        _report(Readiness((check_liveness(),)), as_json_output)
+        from worker.app import TASK_MODULES
+
+        _report(Readiness((check_liveness(TASK_MODULES),)), as_json_output)
     try:
         settings = Settings.from_env()
     except ConfigurationError as error:

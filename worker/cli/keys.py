@@ -8,9 +8,9 @@ import click
 
 from models import ModelUsageType
 from models.db import create_sync_engine
-from worker.crypto import SecretBox
-from worker.keys import rotate_provider_keys, set_provider
-from worker.settings import get_settings
+from worker.core.settings import get_settings
+from worker.security.encryption import SecretBox
+from worker.security.provider_keys import rotate_provider_keys, set_provider
 
 
 @click.group()
@@ -79,8 +79,8 @@ def rotate() -> None:
 @click.option("--name", required=True, help='Payloads refer to it as {"$secret": "tenant:NAME"}.')
 def set_secret(tenant: str, name: str) -> None:
     """Store a tenant's secret, encrypted; the value is read from standard input."""
-    from worker.secret_refs import store_tenant_secret
-    from worker.submission import resolve_tenant
+    from worker.core.tenants import resolve_tenant
+    from worker.security.secret_refs import store_tenant_secret
 
     value = sys.stdin.readline().rstrip("\n")
     if not value:

@@ -10,13 +10,12 @@ import click
 import sqlalchemy as sa
 
 from models.db import create_sync_engine
+from worker.agents.knowledge import embedder_for, ingest, search
 from worker.cli.output import as_json, table
-from worker.contract import IngestKnowledgeRequest, parse_payload
-from worker.gateway import LLMGateway
-from worker.knowledge import embedder_for, ingest, search
-from worker.llm_server import LocalLLMServer
-from worker.settings import Settings, get_settings
-from worker.submission import resolve_tenant
+from worker.core.contract import IngestKnowledgeRequest, parse_payload
+from worker.core.settings import Settings, get_settings
+from worker.core.tenants import resolve_tenant
+from worker.llm.gateway import LLMGateway
 
 
 @click.group()
@@ -29,13 +28,6 @@ class _Services:
     settings: Settings
     engine: sa.Engine
     gateway: LLMGateway
-    _local: LocalLLMServer | None = None
-
-    def local_base_url(self) -> str:
-        if self._local is None:
-            self._local = LocalLLMServer()
-            self._local.start()
-        return self._local.base_url
 
 
 @contextmanager
@@ -46,8 +38,6 @@ def _services() -> Iterator[_Services]:
         yield services
     finally:
         services.gateway.close()
-        if services._local is not None:
-            services._local.stop()
         services.engine.dispose()
 
 
@@ -87,7 +77,6 @@ def ingest_command(
             services.settings,
             services.gateway,
             request,
-            local_base_url=services.local_base_url,
         )
     if as_json_output:
         click.echo(as_json(result))
@@ -106,9 +95,7 @@ def search_command(tenant: str, k: int, as_json_output: bool, query: str) -> Non
     """The tenant's passages nearest to QUERY, best first."""
     with _services() as services, services.engine.begin() as connection:
         tenant_id = resolve_tenant(connection, tenant)
-        embed = embedder_for(
-            connection, services.settings, services.gateway, tenant_id, services.local_base_url
-        )
+        embed = embedder_for(connection, services.settings, services.gateway, tenant_id)
         hits = search(connection, embed, tenant_id, query, k)
     if as_json_output:
         click.echo(as_json(hits))

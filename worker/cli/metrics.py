@@ -10,11 +10,11 @@ import click
 import sqlalchemy as sa
 
 from models.db import DatabaseURLMissing, create_sync_engine
-from worker import schema
-from worker.errors import ConfigurationError
-from worker.logs import configure_logging
-from worker.metrics import DatabaseCollector, render_metrics, serve_metrics
-from worker.settings import get_settings
+from worker.core.errors import ConfigurationError
+from worker.core.settings import get_settings
+from worker.durable import schema
+from worker.ops.logs import configure_logging
+from worker.ops.metrics import DatabaseCollector, render_metrics, serve_metrics
 
 
 @click.command()

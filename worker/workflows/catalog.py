@@ -22,10 +22,10 @@ from models import (
     WorkflowStatus,
     WorkflowType,
 )
-from worker import records
-from worker.agents import find_agent
-from worker.errors import AgentWorkerError
-from worker.submission import resolve_tenant
+from worker.agents.definitions import find_agent
+from worker.core.errors import AgentWorkerError
+from worker.core.tenants import resolve_tenant
+from worker.durable import records
 from worker.workflows.definition import parse_definition
 
 _executions = AIWorkflowExecution.__table__

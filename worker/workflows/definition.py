@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from models import MembershipRole
-from worker.contract import describe_validation_error
-from worker.errors import AgentWorkerError
+from worker.core.contract import describe_validation_error
+from worker.core.errors import AgentWorkerError
 
 _KEY = r"^[a-z][a-z0-9_]{0,99}$"
 _POLICY = r"^(fail|skip|goto:[a-z][a-z0-9_]{0,99})$"

@@ -32,13 +32,13 @@ from models import (
     Task,
     TaskStatus,
 )
-from worker import records
-from worker.agents import find_agent
-from worker.approvals import Wake, cancel_pending, request_approval
-from worker.contract import RUN_TASK
-from worker.errors import AgentWorkerError
-from worker.runtime import Publisher
-from worker.states import EXECUTION, STEP_RUN, TASK
+from worker.agents.definitions import find_agent
+from worker.approvals.service import cancel_pending, request_approval
+from worker.core.contract import RUN_TASK
+from worker.core.errors import AgentWorkerError
+from worker.durable import records
+from worker.durable.publishing import Publisher, Wake
+from worker.durable.states import EXECUTION, STEP_RUN, TASK
 from worker.workflows.definition import (
     AgentStep,
     ApprovalStep,

@@ -1,0 +1,110 @@
+"""Agent definitions: an ai_agents row's configuration, validated, plus lookup by name."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jsonschema
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from models import AgentStatus, AIAgent
+from worker.core.contract import describe_validation_error
+from worker.core.errors import AgentWorkerError
+
+
+class UnknownAgent(AgentWorkerError):
+    code = "unknown_agent"
+
+
+class InvalidAgentDefinition(AgentWorkerError):
+    code = "invalid_agent_definition"
+
+
+class AgentConfiguration(BaseModel):
+    """What ``ai_agents.configuration`` holds."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model: str | None = None
+    provider: str | None = Field(default=None, description="An ai_models name to call through.")
+    system_prompt: str = "You are a helpful assistant."
+    tools: tuple[str, ...] = ()
+    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
+    max_steps: Annotated[int, Field(ge=1, le=100)] = 8
+    max_tokens: Annotated[int | None, Field(gt=0)] = None
+    output_schema: dict[str, Any] | None = None
+
+    @field_validator("output_schema")
+    @classmethod
+    def _is_a_json_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as error:
+                raise ValueError(
+                    f"output_schema is not a valid JSON Schema: {error.message}"
+                ) from None
+        return schema
+
+
+@dataclass(frozen=True)
+class AgentDefinition:
+    id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    name: str
+    version: str
+    configuration: AgentConfiguration
+
+
+def _columns() -> tuple[sa.ColumnElement[Any], ...]:
+    return (AIAgent.id, AIAgent.tenant_id, AIAgent.name, AIAgent.version, AIAgent.configuration)
+
+
+def _definition(row: sa.Row[Any]) -> AgentDefinition:
+    try:
+        configuration = AgentConfiguration.model_validate(row.configuration or {})
+    except ValidationError as error:
+        raise InvalidAgentDefinition(
+            f"agent '{row.name}' has an invalid configuration: "
+            f"{describe_validation_error(error)}; fix ai_agents.configuration"
+        ) from error
+    return AgentDefinition(row.id, row.tenant_id, row.name, row.version, configuration)
+
+
+def find_agent(connection: sa.Connection, tenant_id: uuid.UUID, name: str) -> AgentDefinition:
+    """The tenant's active agent called ``name``, else the system-wide one of that name."""
+    row = connection.execute(
+        sa.select(*_columns())
+        .where(
+            AIAgent.name == name,
+            AIAgent.status == AgentStatus.ACTIVE,
+            sa.or_(AIAgent.tenant_id == tenant_id, AIAgent.tenant_id.is_(None)),
+        )
+        .order_by(AIAgent.tenant_id.is_(None))  # the tenant's own first
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        known = connection.scalars(
+            sa.select(AIAgent.name)
+            .where(
+                AIAgent.status == AgentStatus.ACTIVE,
+                sa.or_(AIAgent.tenant_id == tenant_id, AIAgent.tenant_id.is_(None)),
+            )
+            .distinct()
+            .order_by(AIAgent.name)
+        ).all()
+        raise UnknownAgent(
+            f"unknown agent '{name}' for this tenant; known agents: "
+            + (", ".join(known) if known else "none (create one in ai_agents)")
+        )
+    return _definition(row)
+
+
+def load_agent(connection: sa.Connection, agent_id: uuid.UUID) -> AgentDefinition:
+    row = connection.execute(sa.select(*_columns()).where(AIAgent.id == agent_id)).one_or_none()
+    if row is None:
+        raise UnknownAgent(f"agent {agent_id} no longer exists")
+    return _definition(row)

@@ -1,0 +1,101 @@
+"""The resources one worker process shares across all its runs: settings, a database pool
+sized to the pool's concurrency, the LLM gateway (one HTTP pool), the tool registry, the
+publisher, the lease heartbeat, and, when no LLM provider is configured, the local server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import create_sync_engine, sync_session_factory
+from worker.agents.tools import ToolRegistry
+from worker.core.settings import Settings
+from worker.durable.leases import LeaseHeartbeat, new_owner_id
+from worker.durable.publishing import Publisher
+from worker.llm.gateway import LLMGateway
+
+T = TypeVar("T")
+
+
+class TTLCache:
+    """Values by key for ``ttl`` seconds: agent definitions and provider configurations are
+    read once per few seconds per process instead of once per run. 0 disables it."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]  # type: ignore[no-any-return]
+        value = load()
+        if self.ttl > 0:
+            with self._lock:
+                self._entries[key] = (now, value)
+        return value
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: sa.Engine
+    sessions: sessionmaker[Session]
+    gateway: LLMGateway
+    tools: ToolRegistry
+    publisher: Publisher
+    owner: str
+    definitions: TTLCache
+    heartbeat: LeaseHeartbeat | None = None
+
+    def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        self.gateway.close()
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings,
+    publisher: Publisher,
+    *,
+    concurrency: int = 32,
+    tools: ToolRegistry | None = None,
+    heartbeat: bool = True,
+) -> Runtime:
+    # No transaction stays open across an LLM call, so a fraction of the concurrency suffices.
+    engine = create_sync_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+    )
+    if tools is None:
+        from worker.agents.tools.builtin import builtin_tools
+
+        tools = builtin_tools()
+    owner = new_owner_id()
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sync_session_factory(engine),
+        gateway=LLMGateway(settings, max_connections=max(64, concurrency * 2)),
+        tools=tools,
+        publisher=publisher,
+        owner=owner,
+        definitions=TTLCache(settings.definition_cache_seconds),
+    )
+    if heartbeat:
+        runtime.heartbeat = LeaseHeartbeat(engine, owner, settings.lease_seconds)
+        runtime.heartbeat.start()
+    return runtime

@@ -1,0 +1,176 @@
+"""Accepting work: turn a payload into a tasks row, exactly once per idempotency key.
+
+Both doors use it: our client (commit the row, then publish its id) and a raw ``send_task``
+from a foreign service (the worker creates the row from the message). A payload that breaks
+the contract becomes a FAILED task with a readable error and an ERROR event; one too broken to
+name a tenant is kept, redacted, in ai_error_logs. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import ErrorSeverity, EventType, Task, TaskStatus
+from worker.agents.definitions import find_agent
+from worker.core.contract import RUN_TASK, RunTaskRequest, payload_size
+from worker.core.errors import AgentWorkerError
+from worker.core.settings import Settings
+from worker.core.tenants import resolve_tenant, tenant_named_by
+from worker.durable import records
+from worker.durable.rows import insert_once
+
+_tasks = Task.__table__
+
+
+class InputTooLarge(AgentWorkerError):
+    code = "input_too_large"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    task_id: uuid.UUID
+    created: bool
+    status: TaskStatus
+
+
+def message_key(message_id: str) -> str:
+    """The idempotency key of a raw submission without one: its broker message id."""
+    return f"message:{message_id}"
+
+
+def create_task(
+    connection: sa.Connection,
+    settings: Settings,
+    request: RunTaskRequest,
+    *,
+    idempotency_key: str | None,
+    broker_message_id: str | None = None,
+) -> Submitted:
+    """Insert the task, or return the one that already has this idempotency key."""
+    tenant_id = resolve_tenant(connection, request.tenant)
+    size = payload_size(request.input)
+    if size > settings.max_input_bytes:
+        raise InputTooLarge(
+            f"input is {size} bytes; the limit is {settings.max_input_bytes} "
+            "(AGENTWORKER_MAX_INPUT_BYTES): send a reference (e.g. a knowledge source) instead"
+        )
+    agent = find_agent(connection, tenant_id, request.agent)
+    values = _task_values(tenant_id, request, idempotency_key, broker_message_id)
+    values["agent_id"] = agent.id
+    return _insert_once(connection, values)
+
+
+def record_rejected(
+    connection: sa.Connection,
+    payload: Any,
+    error: AgentWorkerError,
+    *,
+    broker_message_id: str | None,
+) -> Submitted | None:
+    """Keep a payload that could not be accepted: a FAILED task if it names a known tenant,
+    else an ai_error_logs row. Returns the task, if one was made."""
+    fields = payload if isinstance(payload, Mapping) else {}
+    tenant_id = tenant_named_by(connection, payload)
+    if tenant_id is None:
+        records.write(
+            connection,
+            errors=[
+                records.error_log(
+                    records.Scope(tenant_id=None),
+                    error_type=f"submission.{error.code}",
+                    message=str(error),
+                    severity=ErrorSeverity.HIGH,
+                    context={
+                        "task": RUN_TASK,
+                        "broker_message_id": broker_message_id,
+                        "payload": _jsonable(payload),
+                    },
+                )
+            ],
+        )
+        return None
+
+    key = fields.get("idempotency_key")
+    if not isinstance(key, str) or not key or len(key) > 255:
+        key = message_key(broker_message_id) if broker_message_id else None
+    agent = fields.get("agent")
+    values = {
+        "tenant_id": tenant_id,
+        "title": _title(fields.get("input")),
+        "agent_name": agent[:200] if isinstance(agent, str) else None,
+        "input_payload": records.scrub(_jsonable(payload)),
+        "status": TaskStatus.FAILED,
+        "error": str(error),
+        "error_code": error.code,
+        "idempotency_key": key,
+        "broker_message_id": broker_message_id,
+        "finished_at": sa.func.now(),
+    }
+    submitted = _insert_once(connection, values)
+    if submitted.created:
+        scope = records.Scope(tenant_id=tenant_id, task_id=submitted.task_id)
+        records.write(
+            connection,
+            events=[
+                records.event(
+                    scope,
+                    EventType.ERROR,
+                    f"rejected: {error}",
+                    {"code": error.code},
+                )
+            ],
+        )
+    return submitted
+
+
+def _task_values(
+    tenant_id: uuid.UUID,
+    request: RunTaskRequest,
+    key: str | None,
+    message_id: str | None,
+) -> dict[str, Any]:
+    text_input = request.input if isinstance(request.input, str) else None
+    return {
+        "tenant_id": tenant_id,
+        "title": _title(request.input),
+        "input_prompt": text_input,
+        "input_payload": {"input": request.input},
+        "agent_name": request.agent,
+        "idempotency_key": key,
+        "priority": request.priority,
+        "metadata": records.scrub(request.metadata),
+        "broker_message_id": message_id,
+        "queue": "agents",
+    }
+
+
+def _insert_once(connection: sa.Connection, values: dict[str, Any]) -> Submitted:
+    inserted = insert_once(
+        connection,
+        _tasks,  # type: ignore[arg-type]
+        values,
+        key=["tenant_id", "idempotency_key"],
+        returning=[_tasks.c.id, _tasks.c.status],
+    )
+    return Submitted(inserted.row.id, inserted.created, TaskStatus(inserted.row.status))
+
+
+def _title(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, default=repr))
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,29 @@
+"""The Celery app. Configuration comes from ``celeryconfig``; tasks from ``tasks``."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from worker.ops.logs import install_celery_hooks
+
+TASK_MODULES = [
+    "tasks.agents",
+    "tasks.knowledge",
+    "tasks.workflows",
+    "tasks.approvals",
+    "tasks.maintenance",
+]
+
+
+def create_app(broker_url: str | None = None) -> Celery:
+    """A Celery app with our configuration; ``broker_url`` overrides the environment's."""
+    celery = Celery("agentworker", task_cls="worker.app.task_class:AgentWorkerTask")
+    celery.config_from_object("celeryconfig")
+    celery.conf.include = TASK_MODULES
+    if broker_url is not None:
+        celery.conf.broker_url = broker_url
+    return celery
+
+
+app = create_app()
+install_celery_hooks()  # JSON logs with task, tenant, run and execution ids; secrets redacted

@@ -1,0 +1,141 @@
+"""What each Celery task does, as plain functions of (runtime, payload, message id)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from models import ErrorSeverity, TaskStatus
+from worker.agents.definitions import UnknownAgent
+from worker.agents.runner import Outcome, execute_task
+from worker.agents.runtime import Runtime
+from worker.agents.submission import InputTooLarge, create_task, message_key, record_rejected
+from worker.approvals.service import ApprovalError, resolve
+from worker.core.contract import (
+    ExecutionReference,
+    InvalidPayload,
+    ResolveApprovalRequest,
+    RunTaskRequest,
+    StartWorkflowRequest,
+    TaskReference,
+    parse_payload,
+)
+from worker.core.errors import AgentWorkerError
+from worker.core.tenants import UnknownTenant, tenant_named_by
+from worker.durable import records
+from worker.workflows.catalog import UnknownWorkflow, start_execution
+from worker.workflows.definition import InvalidWorkflow
+from worker.workflows.engine import advance
+
+log = logging.getLogger(__name__)
+
+
+def handle_run_task(runtime: Runtime, payload: Mapping[str, Any], message_id: str) -> Outcome:
+    """``agents.run_task``: a task reference from our client or reaper, or a full request
+    from a foreign service (then the worker creates the task row itself)."""
+    if set(payload) == {"task_id"}:
+        reference = parse_payload(TaskReference, payload)
+        return execute_task(runtime, reference.task_id)
+    try:
+        request = parse_payload(RunTaskRequest, payload)
+        with runtime.engine.begin() as connection:
+            submitted = create_task(
+                connection,
+                runtime.settings,
+                request,
+                idempotency_key=request.idempotency_key or message_key(message_id),
+                broker_message_id=message_id,
+            )
+    except (InvalidPayload, UnknownTenant, UnknownAgent, InputTooLarge) as error:
+        return _reject(runtime, payload, error, message_id)
+    if not submitted.created and submitted.status != TaskStatus.PENDING:
+        return Outcome(
+            submitted.task_id,
+            "skipped",
+            f"duplicate submission of task {submitted.task_id} ({submitted.status})",
+        )
+    return execute_task(runtime, submitted.task_id)
+
+
+def _reject(
+    runtime: Runtime, payload: Mapping[str, Any], error: AgentWorkerError, message_id: str
+) -> Outcome:
+    with runtime.engine.begin() as connection:
+        rejected = record_rejected(connection, payload, error, broker_message_id=message_id)
+    log.warning("rejected %s: %s", message_id, error)
+    task_id = rejected.task_id if rejected is not None else uuid.UUID(int=0)
+    return Outcome(task_id, "failed", str(error))
+
+
+def handle_start_workflow(
+    runtime: Runtime, payload: Mapping[str, Any], message_id: str
+) -> dict[str, str]:
+    """``workflows.start``: create the execution (once per idempotency key) and advance it."""
+    try:
+        request = parse_payload(StartWorkflowRequest, payload)
+        with runtime.engine.begin() as connection:
+            started = start_execution(
+                connection,
+                tenant=request.tenant,
+                workflow=request.workflow,
+                input=request.input,
+                idempotency_key=request.idempotency_key or message_key(message_id),
+            )
+    except (InvalidPayload, UnknownTenant, UnknownWorkflow, UnknownAgent, InvalidWorkflow) as error:
+        _keep_rejected_start(runtime, payload, error, message_id)
+        return {"status": "rejected", "error": str(error)}
+    status = advance(runtime.engine, runtime.publisher, started.execution_id)
+    return {"execution_id": str(started.execution_id), "status": status}
+
+
+def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:
+    reference = parse_payload(ExecutionReference, payload)
+    status = advance(runtime.engine, runtime.publisher, reference.execution_id)
+    return {"execution_id": str(reference.execution_id), "status": status}
+
+
+def handle_resolve_approval(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:
+    """``approvals.resolve``: refusals and late decisions are answered, never retried."""
+    request = parse_payload(ResolveApprovalRequest, payload)
+    try:
+        view = resolve(
+            runtime.engine,
+            runtime.publisher,
+            request.approval_id,
+            request.decision,
+            request.user,
+            request.comment,
+        )
+    except ApprovalError as error:
+        log.warning("approval %s not resolved: %s", request.approval_id, error)
+        return {
+            "approval_id": str(request.approval_id),
+            "status": "refused",
+            "code": error.code,
+            "reason": str(error),
+        }
+    return {"approval_id": str(view.id), "status": view.status.value}
+
+
+def _keep_rejected_start(
+    runtime: Runtime, payload: Mapping[str, Any], error: AgentWorkerError, message_id: str
+) -> None:
+    with runtime.engine.begin() as connection:
+        tenant_id = tenant_named_by(connection, payload)
+        records.write(
+            connection,
+            errors=[
+                records.error_log(
+                    records.Scope(tenant_id=tenant_id),
+                    error_type=f"workflow_start.{error.code}",
+                    message=str(error),
+                    severity=ErrorSeverity.HIGH,
+                    context={
+                        "broker_message_id": message_id,
+                        "payload": records.scrub(dict(payload)),
+                    },
+                )
+            ],
+        )

@@ -1,0 +1,140 @@
+"""One typed settings object, read from the environment once (``Settings.from_env``).
+
+Standard names where they exist (``DATABASE_URL``, ``REDIS_URL``, ``OPENAI_API_KEY``,
+``OPENAI_BASE_URL``, ``LOG_LEVEL``); everything else is ``AGENTWORKER_*``. Every variable is
+documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from worker.core.errors import ConfigurationError
+
+#: USD per million tokens (input, output); override with AGENTWORKER_PRICE_TABLE (JSON).
+DEFAULT_PRICES: dict[str, tuple[Decimal, Decimal]] = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+    "text-embedding-3-small": (Decimal("0.02"), Decimal("0")),
+    "local-model": (Decimal("0.15"), Decimal("0.60")),
+}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    database_url: str | None = None
+    broker_url: str | None = None
+
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    default_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_attempts: int = Field(default=5, ge=1)
+    llm_backoff_initial_seconds: float = Field(default=0.5, ge=0)
+    llm_backoff_max_seconds: float = Field(default=20.0, ge=0)
+    #: A Retry-After longer than this is not slept in the worker: the run is re-published.
+    defer_threshold_seconds: float = Field(default=10.0, ge=0)
+    prices: dict[str, tuple[Decimal, Decimal]] = Field(default_factory=lambda: DEFAULT_PRICES)
+    encryption_keys: tuple[str, ...] = ()
+
+    max_input_bytes: int = Field(default=64 * 1024, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    #: How long a worker may reuse an agent definition or provider config it has read.
+    definition_cache_seconds: float = Field(default=5.0, ge=0)
+    pending_republish_seconds: float = Field(default=300.0, gt=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+
+    chunk_size: int = Field(default=800, gt=0)
+    chunk_overlap: int = Field(default=100, ge=0)
+    embedding_batch_size: int = Field(default=64, gt=0)
+
+    fault_point: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        raw: dict[str, object] = {
+            "database_url": get("DATABASE_URL"),
+            "broker_url": get("CELERY_BROKER_URL") or get("REDIS_URL"),
+            "openai_api_key": get("OPENAI_API_KEY"),
+            "openai_base_url": get("OPENAI_BASE_URL"),
+            "log_level": get("LOG_LEVEL") or "INFO",
+        }
+        for field in cls.model_fields:
+            value = get(f"AGENTWORKER_{field.upper()}")
+            if value is not None and field not in raw and field not in _NOT_PLAIN_VARIABLES:
+                raw[field] = value
+        if (prices := get("AGENTWORKER_PRICE_TABLE")) is not None:
+            raw["prices"] = _parse_prices(prices)
+        if (keys := get("AGENTWORKER_ENCRYPTION_KEYS")) is not None:
+            raw["encryption_keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
+        raw.pop("price_table", None)
+        try:
+            return cls.model_validate({k: v for k, v in raw.items() if v is not None})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"AGENTWORKER_{'_'.join(map(str, e['loc'])).upper() or 'SETTINGS'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise ConfigurationError(f"invalid settings: {problems}") from error
+
+    @model_validator(mode="after")
+    def _overlap_fits_in_a_chunk(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                f"({self.chunk_size})"
+            )
+        return self
+
+    def price_of(self, model: str) -> tuple[Decimal, Decimal]:
+        """(input, output) USD per million tokens of the longest price-table entry that
+        ``model`` starts with (dated snapshots such as gpt-4o-mini-2024-07-18 match their
+        family); models the table does not know cost 0."""
+        if model in self.prices:
+            return self.prices[model]
+        matches = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(matches, key=len)] if matches else (Decimal(0), Decimal(0))
+
+
+def _parse_prices(raw: str) -> dict[str, tuple[Decimal, Decimal]]:
+    try:
+        table = json.loads(raw)
+        prices = {
+            model: (Decimal(str(p["input"])), Decimal(str(p["output"])))
+            for model, p in table.items()
+        }
+        if any(not price.is_finite() or price < 0 for pair in prices.values() for price in pair):
+            raise ValueError("prices must be finite and not negative")
+        return prices
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as error:
+        raise ConfigurationError(
+            "AGENTWORKER_PRICE_TABLE must be JSON like "
+            '{"gpt-4o-mini": {"input": 0.15, "output": 0.60}} (USD per million tokens)'
+        ) from error
+
+
+#: Fields read from their own variables (standard names, or parsed above), not AGENTWORKER_<NAME>.
+_NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys"})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once. Tests build their own ``Settings`` instead."""
+    return Settings.from_env()

@@ -1,0 +1,163 @@
+"""Leases: exactly one live worker owns a running task (DESIGN §5).
+
+A worker claims a task with one conditional UPDATE that sets itself as ``lease_owner`` and an
+expiry. One heartbeat thread per process renews the leases of every task the process holds with
+a single UPDATE, so a hundred runs in flight cost one statement per interval. A worker that dies
+stops renewing; once its leases expire, a redelivery or the reaper reclaims the task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import Task, TaskStatus
+from worker.durable.states import TASK
+
+log = logging.getLogger(__name__)
+_tasks = Task.__table__
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    input_prompt: str | None
+    input_payload: dict[str, Any]
+    attempts: int
+    title: str | None
+    priority: int
+    workflow_execution_id: uuid.UUID | None
+    workflow_step: str | None
+
+
+def _claim_statement() -> sa.Update:
+    # Parameter names differ from the columns': SQLAlchemy would read a parameter named like a
+    # column as one more SET value.
+    now = sa.func.now()
+    claimable = sa.or_(
+        sa.and_(
+            Task.status == TaskStatus.PENDING,
+            sa.or_(Task.not_before.is_(None), Task.not_before <= now),
+        ),
+        sa.and_(Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now),
+    )
+    return (
+        sa.update(_tasks)
+        .where(Task.id == sa.bindparam("claim_task_id", type_=_tasks.c.id.type), claimable)
+        .values(
+            status=TaskStatus.RUNNING,
+            lease_owner=sa.bindparam("claim_owner", type_=_tasks.c.lease_owner.type),
+            lease_expires_at=now + sa.bindparam("claim_lease", type_=sa.Interval),
+            attempts=Task.attempts + 1,
+            started_at=sa.func.coalesce(Task.started_at, now),
+            not_before=None,
+        )
+        .returning(*(_tasks.c[name] for name in ClaimedTask.__dataclass_fields__))
+    )
+
+
+#: Built once: claiming is on every task's path.
+_CLAIM = _claim_statement()
+
+
+def claim_task(
+    connection: sa.Connection, task_id: uuid.UUID, owner: str, lease_seconds: float
+) -> ClaimedTask | None:
+    """Take the task if it is due and nobody live holds it; None otherwise."""
+    row = connection.execute(
+        _CLAIM,
+        {
+            "claim_task_id": task_id,
+            "claim_owner": owner,
+            "claim_lease": timedelta(seconds=lease_seconds),
+        },
+    ).one_or_none()
+    return ClaimedTask(**row._mapping) if row is not None else None
+
+
+def lease_held(
+    task_id: uuid.UUID | sa.BindParameter[Any], owner: str | sa.BindParameter[Any]
+) -> sa.ColumnElement[bool]:
+    """True while ``owner`` holds the task and it is still RUNNING (not cancelled or taken)."""
+    return sa.exists().where(
+        Task.id == task_id, Task.lease_owner == owner, Task.status == TaskStatus.RUNNING
+    )
+
+
+def release_task(
+    connection: sa.Connection,
+    task_id: uuid.UUID,
+    owner: str,
+    target: TaskStatus,
+    **values: Any,
+) -> bool:
+    """Move a RUNNING task that ``owner`` still holds to ``target`` and give up the lease.
+    False if the task was cancelled or taken over meanwhile (then nothing changes)."""
+    return connection.execute(release(task_id, owner, target, **values)).first() is not None
+
+
+def release(
+    task_id: uuid.UUID | sa.BindParameter[Any],
+    owner: str | sa.BindParameter[Any],
+    target: TaskStatus,
+    **values: Any,
+) -> sa.Update:
+    """The UPDATE ``release_task`` runs (``RETURNING id``), for embedding in a larger
+    statement; the ids may be bind parameters."""
+    return TASK.statement(
+        task_id,
+        target,
+        sources=[TaskStatus.RUNNING],
+        where=[Task.lease_owner == owner],
+        values={**values, "lease_owner": None, "lease_expires_at": None},
+    )
+
+
+class LeaseHeartbeat:
+    """Renews every lease ``owner`` holds, every ``lease_seconds / 3``, until stopped."""
+
+    def __init__(self, engine: sa.Engine, owner: str, lease_seconds: float) -> None:
+        self._engine = engine
+        self._owner = owner
+        self._lease = lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def beat(self) -> int:
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                sa.update(_tasks)
+                .where(Task.lease_owner == self._owner, Task.status == TaskStatus.RUNNING)
+                .values(lease_expires_at=sa.func.now() + timedelta(seconds=self._lease))
+            )
+            return int(result.rowcount or 0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            try:
+                self.beat()
+            except Exception:  # the next beat retries; a dead DB shows up everywhere else
+                log.warning("lease heartbeat failed", exc_info=True)

@@ -1,0 +1,74 @@
+"""Publishing: commit first, then publish (DESIGN §5.1). The broker is only delivery.
+
+``Publisher`` is what every service that wakes work takes; ``CeleryPublisher`` sends through a
+Celery app; ``Wake`` is a message decided inside a transaction and sent after its commit.
+``publishing_app`` is a Celery app that only sends (no tasks, no worker signal hooks), for
+processes that are not workers: the client, the CLI, health checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from celery import Celery
+
+
+class Publisher(Protocol):
+    def publish(
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        task_id: str | None = None,
+        countdown: float | None = None,
+        priority: int | None = None,
+    ) -> str: ...
+
+
+class CeleryPublisher:
+    """Publishes through a Celery app. Our priority is 0 (normal) to 9 (most urgent); Redis
+    serves lower numbers first, AMQP higher ones, so the number is mapped per transport."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        scheme = urlsplit(str(app.conf.broker_url or "redis://")).scheme
+        self._inverted = scheme.startswith(("redis", "rediss", "sentinel"))
+
+    def publish(
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        task_id: str | None = None,
+        countdown: float | None = None,
+        priority: int | None = None,
+    ) -> str:
+        options: dict[str, Any] = {}
+        if priority is not None:
+            options["priority"] = 9 - priority if self._inverted else priority
+        result = self.app.send_task(
+            name, kwargs=kwargs, task_id=task_id, countdown=countdown, **options
+        )
+        return str(result.id)
+
+
+@dataclass(frozen=True)
+class Wake:
+    """A message to publish once the transaction that decided something has committed."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+    def send(self, publisher: Publisher) -> None:
+        publisher.publish(self.name, self.kwargs)
+
+
+def publishing_app(broker_url: str | None = None) -> Celery:
+    """A Celery app with our configuration (``celeryconfig``) that only sends messages."""
+    app = Celery("agentworker-publisher")
+    app.config_from_object("celeryconfig")
+    if broker_url is not None:
+        app.conf.broker_url = broker_url
+    return app

@@ -1,0 +1,77 @@
+"""Schema migrations: run Alembic from code and refuse to work on a stale schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+import migrations
+from models.db import create_sync_engine, database_url
+from worker.core.errors import ConfigurationError
+
+MIGRATIONS_DIR = Path(migrations.__file__).parent
+
+
+class SchemaOutOfDate(ConfigurationError):
+    code = "schema_out_of_date"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option(
+        "sqlalchemy.url",
+        database_url(url).render_as_string(hide_password=False).replace("%", "%%"),
+    )
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Migrate the database at ``url`` (or ``DATABASE_URL``) to ``revision``."""
+    engine = create_sync_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("postgresql://unused/")).get_current_head()
+    if head is None:
+        raise ConfigurationError(f"no Alembic revisions found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def assert_schema_current(engine: Engine) -> None:
+    """Raise ``SchemaOutOfDate`` with the fixing command unless the database is at head."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    known = {
+        rev.revision
+        for rev in ScriptDirectory.from_config(
+            alembic_config("postgresql://unused/")
+        ).walk_revisions()
+    }
+    if current is not None and current not in known:
+        raise SchemaOutOfDate(
+            f"database is at revision {current}, which this code does not know (it needs "
+            f"{head}): the database was migrated by a newer version; deploy that version"
+        )
+    raise SchemaOutOfDate(
+        f"database is at revision {current or 'none (empty schema)'}, the code needs "
+        f"{head}: run `agentworker migrate`"
+    )

@@ -1,0 +1,28 @@
+"""Secrets: redaction wherever we write, encryption at rest, provider keys and their rotation,
+and secrets passed by reference."""
+
+from worker.core.exports import exports
+
+__all__, __getattr__, __dir__ = exports(
+    __name__,
+    {
+        "redact": [
+            "REDACTED",
+            "looks_secret_key",
+            "redact",
+            "redact_text",
+            "scrub",
+            "scrub_text",
+            "secrets_from_environment",
+        ],
+        "encryption": ["MissingEncryptionKey", "SecretBox", "UndecryptableSecret", "generate_key"],
+        "provider_keys": ["RotationReport", "rotate_provider_keys", "set_provider"],
+        "secret_refs": [
+            "UnknownSecret",
+            "has_references",
+            "is_reference",
+            "resolve_references",
+            "store_tenant_secret",
+        ],
+    },
+)
