@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TenantOwned, Timestamps, UUIDPrimaryKey, fk, text_enum
@@ -42,7 +42,7 @@ class Approval(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         CheckConstraint(
             "(status = 'pending') = (decided_at IS NULL)", name="decided_iff_not_pending"
         ),
-        UniqueConstraint("workflow_execution_id", "step_key"),
+        UniqueConstraint("workflow_execution_id", "step_key", "step_attempt"),
         UniqueConstraint("agent_run_id", "tool_call_id"),
         Index("ix_approvals_tenant_id_status_created_at", "tenant_id", "status", "created_at"),
         Index(
@@ -70,6 +70,8 @@ class Approval(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     )
     agent_run_id: Mapped[uuid.UUID | None] = fk("agent_runs.id", ondelete="CASCADE", nullable=True)
     step_key: Mapped[str | None] = mapped_column(String(200))
+    #: The attempt of the step this approval gates: a gate asked again is a new approval.
+    step_attempt: Mapped[int | None] = mapped_column(Integer)
     tool_call_id: Mapped[str | None] = mapped_column(String(200))
 
     requested_by: Mapped[str | None] = mapped_column(String(200))

@@ -174,13 +174,17 @@ class AIWorkflowExecution(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
 
 
 class AIWorkflowStepRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
-    """The state of one step of one execution; (execution, step) is unique, so a redelivered
-    step message finds the recorded outcome instead of running the step again."""
+    """The state of one attempt of one step of one execution; (execution, step, attempt) is
+    unique, so a redelivered step message finds the recorded outcome instead of running the
+    step again. Going back to an earlier step (a ``goto:``, a condition's ``then``) starts a
+    new attempt of the steps from there on: each asks again, nothing counts an earlier
+    attempt's outcome."""
 
     __tablename__ = "ai_workflow_step_runs"
     __table_args__ = (
-        UniqueConstraint("execution_id", "step_key"),
+        UniqueConstraint("execution_id", "step_key", "attempt"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
     )
 
     execution_id: Mapped[uuid.UUID] = fk(
@@ -188,6 +192,7 @@ class AIWorkflowStepRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     )
     step_key: Mapped[str] = mapped_column(String(200))
     step_kind: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     status: Mapped[StepRunStatus] = mapped_column(
         text_enum(StepRunStatus, "step_run_status"),
         default=StepRunStatus.PENDING,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from worker.app import app
 from worker.app.process import process_runtime
-from worker.approvals.service import expire_due
+from worker.approvals.expiry import expire_due
 from worker.durable.reaper import reap as reap_stranded_work
 
 
@@ -15,6 +15,7 @@ def reap() -> dict[str, int]:
         runtime.engine,
         runtime.publisher,
         stale_after_seconds=runtime.settings.pending_republish_seconds,
+        lost_wake_seconds=runtime.settings.lost_wake_seconds,
     )
     return {
         "requeued_after_lost_worker": report.requeued_after_lost_worker,

@@ -30,7 +30,8 @@ from models import (
 )
 from models.db import create_sync_engine
 from worker.agents.submission import Submitted, create_task
-from worker.approvals.service import ApprovalView, Decision, list_approvals, resolve
+from worker.approvals.decisions import Decision, resolve
+from worker.approvals.views import ApprovalView, list_approvals
 from worker.core.contract import (
     ADVANCE_WORKFLOW,
     RUN_TASK,

@@ -8,7 +8,7 @@ the SDK alone put on (b). (c) agent tasks against bare Celery tasks that sleep a
 LLM at 500 ms and concurrency 100: both against the Little's-law bound, and their ratio.
 (b0), (b) and both runs of (c) split their concurrency over ``--processes`` worker processes
 (2 by default; one process uses at most one CPU); (a) runs in one.
-Workflows (tests/bench/workflows.py), same run: (w1) an approval's decision to its next step's
+Workflows (tests/bench/workflows/), same run: (w1) an approval's decision to its next step's
 agent run (p50/p95 from the database's timestamps; idle, paced and back to back), (w2) many
 executions waiting on approvals (worker slots held, rows and bytes per execution, how long
 ``approvals list`` takes), (w3) a 3-step workflow's executions/s and steps/s against (b).

@@ -17,10 +17,16 @@ from pathlib import Path
 from types import FrameType
 
 from tests.bench.procs import BenchError, per_process
-from tests.bench.report import Results, render
-from tests.bench.scenarios import Context, RunResult, run_agents, run_bare, run_bare_llm
+from tests.bench.report.results import Results
+from tests.bench.report.text import render
+from tests.bench.scenarios.agent_runs import run_agents
+from tests.bench.scenarios.bare_runs import run_bare, run_bare_llm
+from tests.bench.scenarios.context import Context
+from tests.bench.scenarios.result import RunResult
 from tests.bench.services import broker, database
-from tests.bench.workflows import HEADLINE, MODES, WorkflowResults, run_approvals, run_steps
+from tests.bench.workflows.approvals import run_approvals
+from tests.bench.workflows.results import HEADLINE, MODES, WorkflowResults
+from tests.bench.workflows.steps import run_steps
 from worker.dev.services import temporary_directory
 
 

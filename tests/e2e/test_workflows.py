@@ -16,7 +16,7 @@ from tests.support.agents import add_agent
 from tests.support.people import add_member
 from tests.support.stack import Stack, wait_until
 from tests.support.workflows import add_workflow, approval_gate
-from worker.approvals.service import AlreadyDecided, ApprovalError, NotAllowed
+from worker.approvals.errors import AlreadyDecided, ApprovalError, NotAllowed
 from worker.dev.seed import seed_demo
 
 APPROVER = "adam.approver@acme.example"

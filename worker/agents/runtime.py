@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import create_sync_engine, sync_session_factory
-from worker.agents.tools import ToolRegistry
+from worker.agents.tools.registry import ToolRegistry
 from worker.core.settings import Settings
 from worker.durable.leases import LeaseHeartbeat, new_owner_id
 from worker.durable.publishing import Publisher

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models import ActionLog, ActionStatus
-from worker.agents.tools import ToolArgumentsInvalid, ToolContext, ToolRegistry, UnknownTool
+from worker.agents.tools.errors import ToolArgumentsInvalid, UnknownTool
+from worker.agents.tools.registry import ToolRegistry
+from worker.agents.tools.specs import ToolContext
 from worker.durable.records import scrub
+from worker.durable.rows import insert_once
 from worker.security.secret_refs import UnknownSecret, has_references
 
 MAX_RESULT_CHARS = 20_000
@@ -185,22 +187,21 @@ def refused_call(
     )
 
 
-def _record_before(engine: sa.Engine, row: dict[str, Any]) -> Any:
+def _record_before(engine: sa.Engine, row: dict[str, Any]) -> sa.Row[Any] | None:
     """Insert the pending call; return the existing row if this call was recorded before."""
     with engine.begin() as connection:
-        inserted = connection.execute(
-            pg_insert(_action_logs)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(_action_logs.c.id)
-        ).one_or_none()
-        if inserted is not None:
-            return None
-        return connection.execute(
-            sa.select(
-                _action_logs.c.status, _action_logs.c.response_data, _action_logs.c.error_message
-            ).where(_action_logs.c.idempotency_key == row["idempotency_key"])
-        ).one()
+        recorded = insert_once(
+            connection,
+            _action_logs,  # type: ignore[arg-type]
+            row,
+            key=["idempotency_key"],
+            returning=[
+                _action_logs.c.status,
+                _action_logs.c.response_data,
+                _action_logs.c.error_message,
+            ],
+        )
+    return None if recorded.created else recorded.row
 
 
 def _content(result: Any, error: str | None) -> str:

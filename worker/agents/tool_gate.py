@@ -22,7 +22,7 @@ from models import (
 )
 from worker.agents.run_state import ActiveRun, AwaitingApproval, LostLease
 from worker.agents.tool_calls import ToolCallScope
-from worker.approvals.service import request_approval
+from worker.approvals.requests import request_approval
 from worker.durable import records
 from worker.durable.leases import release_task
 from worker.durable.states import AGENT_RUN

@@ -12,7 +12,8 @@ from worker.agents.definitions import UnknownAgent
 from worker.agents.runner import Outcome, execute_task
 from worker.agents.runtime import Runtime
 from worker.agents.submission import InputTooLarge, create_task, message_key, record_rejected
-from worker.approvals.service import ApprovalError, resolve
+from worker.approvals.decisions import resolve
+from worker.approvals.errors import ApprovalError
 from worker.core.contract import (
     ExecutionReference,
     InvalidPayload,

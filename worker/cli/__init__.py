@@ -3,7 +3,9 @@
 Commands are imported only when used, so a quick command (``health --liveness``, ``--help``)
 does not pay for the whole application's imports.
 
-Exit codes: 0 success, 1 the operation failed, 2 bad usage or configuration.
+Exit codes: 0 success, 1 the operation failed, 2 bad usage or configuration. Errors that mean
+"not configured" or "cannot reach a service" are answered here, once for every command, in one
+line that says what to do (``worker.cli.failures``); any other error keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 
 import click
 
-from worker.core.errors import AgentWorkerError
+from worker.cli.failures import explain
 
 #: command name -> "module:attribute"
 COMMANDS = {
@@ -64,6 +66,9 @@ def main() -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except AgentWorkerError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2 if error.code in {"configuration", "schema_out_of_date"} else 1)
+    except Exception as error:
+        failure = explain(error)
+        if failure is None:
+            raise
+        click.echo(f"error: {failure.message}", err=True)
+        sys.exit(failure.exit_code)

@@ -7,7 +7,7 @@ import json
 import click
 
 from models import ApprovalStatus
-from worker.approvals.service import ApprovalView
+from worker.approvals.views import ApprovalView
 from worker.cli.output import as_json, table
 from worker.client import AgentWorkerClient
 
@@ -107,7 +107,7 @@ def show(approval_id: str, as_json_output: bool) -> None:
     """Everything about one approval, including what the approver is shown."""
     client = AgentWorkerClient.from_env()
     try:
-        from worker.approvals.service import get_approval
+        from worker.approvals.views import get_approval
 
         view = get_approval(client.engine, approval_id)
     finally:

@@ -10,6 +10,7 @@ import click
 import sqlalchemy as sa
 
 from models.db import DatabaseURLMissing, create_sync_engine
+from worker.cli.failures import describe
 from worker.core.errors import ConfigurationError
 from worker.core.settings import get_settings
 from worker.durable import schema
@@ -42,7 +43,7 @@ def metrics(host: str, port: int, once: bool) -> None:
         try:
             schema.assert_schema_current(engine)
         except sa.exc.OperationalError as error:
-            raise click.ClickException(f"cannot reach the database: {error.orig}") from error
+            raise click.ClickException(describe(error)) from error
         configure_logging(settings.log_level)
         if once:
             collector = DatabaseCollector(engine)

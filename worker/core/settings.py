@@ -51,6 +51,8 @@ class Settings(BaseModel):
     #: How long a worker may reuse an agent definition or provider config it has read.
     definition_cache_seconds: float = Field(default=5.0, ge=0)
     pending_republish_seconds: float = Field(default=300.0, gt=0)
+    #: A wake-up (``workflows.advance``) this overdue is taken as lost and published again.
+    lost_wake_seconds: float = Field(default=20.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 

@@ -1,9 +1,11 @@
 """Leases: exactly one live worker owns a running task (DESIGN §5).
 
 A worker claims a task with one conditional UPDATE that sets itself as ``lease_owner`` and an
-expiry. One heartbeat thread per process renews the leases of every task the process holds with
-a single UPDATE, so a hundred runs in flight cost one statement per interval. A worker that dies
-stops renewing; once its leases expire, a redelivery or the reaper reclaims the task.
+expiry. One heartbeat thread per process renews, with a single UPDATE, the leases of the tasks
+the process is executing right now (``LeaseHeartbeat.holding``), so a hundred runs in flight
+cost one statement per interval, and a task whose run stopped (it raised, its thread is stuck
+elsewhere) is never kept alive by a healthy neighbour. A worker that dies stops renewing; once
+its leases expire, a redelivery or the reaper reclaims the task.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -129,12 +133,15 @@ def release(
 
 
 class LeaseHeartbeat:
-    """Renews every lease ``owner`` holds, every ``lease_seconds / 3``, until stopped."""
+    """Renews, every ``lease_seconds / 3`` until stopped, the leases ``owner`` holds on the
+    tasks it is executing now."""
 
     def __init__(self, engine: sa.Engine, owner: str, lease_seconds: float) -> None:
         self._engine = engine
         self._owner = owner
         self._lease = lease_seconds
+        self._executing: set[uuid.UUID] = set()
+        self._executing_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
 
@@ -146,11 +153,31 @@ class LeaseHeartbeat:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
+    @contextmanager
+    def holding(self, task_id: uuid.UUID) -> Iterator[None]:
+        """Keep ``task_id``'s lease alive while the block runs, and only then."""
+        with self._executing_lock:
+            self._executing.add(task_id)
+        try:
+            yield
+        finally:
+            with self._executing_lock:
+                self._executing.discard(task_id)
+
     def beat(self) -> int:
+        """Renew the leases of the tasks executing now; how many were renewed."""
+        with self._executing_lock:
+            executing = list(self._executing)
+        if not executing:
+            return 0
         with self._engine.begin() as connection:
             result = connection.execute(
                 sa.update(_tasks)
-                .where(Task.lease_owner == self._owner, Task.status == TaskStatus.RUNNING)
+                .where(
+                    Task.id.in_(executing),
+                    Task.lease_owner == self._owner,
+                    Task.status == TaskStatus.RUNNING,
+                )
                 .values(lease_expires_at=sa.func.now() + timedelta(seconds=self._lease))
             )
             return int(result.rowcount or 0)

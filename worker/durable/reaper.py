@@ -2,8 +2,9 @@
 
 Runs from Celery beat (``maintenance.reap``). A RUNNING task whose lease expired (its worker
 died) goes back to PENDING and is re-published; a PENDING task that has waited too long (its
-message was lost, e.g. a crash between commit and publish) is re-published. Duplicates are
-harmless: a task is claimed by one conditional UPDATE.
+message was lost, e.g. a crash between commit and publish) is re-published; a workflow
+execution whose wake-up was lost is advanced. Duplicates are harmless: a task is claimed by one
+conditional UPDATE, and an advance moves an execution only as far as its rows allow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import AIWorkflowExecution, EventType, ExecutionStatus, Task, TaskStatus
+from models import (
+    AIWorkflowExecution,
+    AIWorkflowStepRun,
+    Approval,
+    ApprovalStatus,
+    EventType,
+    ExecutionStatus,
+    StepRunStatus,
+    Task,
+    TaskStatus,
+)
 from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.durable import records
 from worker.durable.publishing import Publisher
@@ -21,6 +32,8 @@ from worker.durable.states import TASK
 
 _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__
+_step_runs = AIWorkflowStepRun.__table__
+_approvals = Approval.__table__
 
 
 @dataclass(frozen=True)
@@ -31,10 +44,17 @@ class ReapReport:
 
 
 def reap(
-    engine: sa.Engine, publisher: Publisher, *, stale_after_seconds: float, limit: int = 500
+    engine: sa.Engine,
+    publisher: Publisher,
+    *,
+    stale_after_seconds: float,
+    lost_wake_seconds: float = 20.0,
+    limit: int = 500,
 ) -> ReapReport:
-    """Re-queue what lost its worker, re-publish what waited ``stale_after_seconds``."""
+    """Re-queue what lost its worker, re-publish what waited ``stale_after_seconds``, and
+    wake an execution whose wake-up is ``lost_wake_seconds`` overdue."""
     stale_after = timedelta(seconds=stale_after_seconds)
+    lost_wake = timedelta(seconds=lost_wake_seconds)
     with engine.begin() as connection:
         expired = TASK.apply_all(
             connection,
@@ -79,25 +99,18 @@ def reap(
             .values(updated_at=sa.func.now())  # so it is not re-published again at once
             .returning(_tasks.c.id, _tasks.c.priority)
         ).all()
-        # A workflow whose advance message was lost (a crash between a step's commit and its
-        # publish) shows as a running execution that has not moved for a while.
         idle = (
             connection.execute(
                 sa.update(_executions)
                 .where(
                     _executions.c.id.in_(
                         sa.select(_executions.c.id)
-                        .where(
-                            _executions.c.status.in_(
-                                [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]
-                            ),
-                            _executions.c.updated_at < sa.func.now() - stale_after,
-                        )
+                        .where(_stranded_execution(stale_after, lost_wake))
                         .limit(limit)
                         .with_for_update(skip_locked=True)
                     )
                 )
-                .values(updated_at=sa.func.now())
+                .values(updated_at=sa.func.now())  # so it is not re-published again at once
                 .returning(_executions.c.id)
             )
             .scalars()
@@ -108,3 +121,46 @@ def reap(
     for execution_id in idle:
         publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(execution_id)})
     return ReapReport(len(expired), len(stale), len(idle))
+
+
+def _stranded_execution(stale_after: timedelta, lost_wake: timedelta) -> sa.ColumnElement[bool]:
+    """An execution whose ``workflows.advance`` was lost (a crash between a commit and its
+    publish, or a lost message): the step it waits on has ended (its task finished, or its
+    approval was decided or expired) ``lost_wake`` ago without the execution moving; or,
+    whatever the reason, a pending or running execution that has not moved in
+    ``stale_after``. An execution waiting for a person or a running task is left alone."""
+    now = sa.func.now()
+    quiet = _executions.c.updated_at < now - lost_wake
+    current = sa.and_(
+        _step_runs.c.execution_id == _executions.c.id,
+        _step_runs.c.step_key == _executions.c.current_step,
+    )
+    decided_gate = sa.exists(
+        sa.select(1)
+        .select_from(_step_runs.join(_approvals, _approvals.c.id == _step_runs.c.approval_id))
+        .where(
+            current,
+            _step_runs.c.status == StepRunStatus.AWAITING_APPROVAL,
+            _approvals.c.status != ApprovalStatus.PENDING,
+            _approvals.c.decided_at < now - lost_wake,
+        )
+    )
+    # A parallel step's branches are step runs of their own: any ended branch counts.
+    ended_task = sa.exists(
+        sa.select(1)
+        .select_from(_step_runs.join(_tasks, _tasks.c.id == _step_runs.c.task_id))
+        .where(
+            _step_runs.c.execution_id == _executions.c.id,
+            _step_runs.c.status == StepRunStatus.RUNNING,
+            _tasks.c.status.in_(list(TASK.terminal)),
+            _tasks.c.finished_at < now - lost_wake,
+        )
+    )
+    return sa.or_(
+        sa.and_(_executions.c.status == ExecutionStatus.AWAITING_APPROVAL, quiet, decided_gate),
+        sa.and_(_executions.c.status == ExecutionStatus.RUNNING, quiet, ended_task),
+        sa.and_(
+            _executions.c.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING]),
+            _executions.c.updated_at < now - stale_after,
+        ),
+    )

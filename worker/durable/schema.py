@@ -1,4 +1,8 @@
-"""Schema migrations: run Alembic from code and refuse to work on a stale schema."""
+"""Schema migrations: run Alembic from code and refuse to work on a stale schema.
+
+The configuration is the checkout's ``alembic.ini``, the file the ``alembic`` command reads, so
+``agentworker migrate``, the tests and ``alembic upgrade head`` typed in the checkout agree.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import migrations
-from models.db import create_sync_engine, database_url
+from models.db import create_sync_engine
 from worker.core.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+ALEMBIC_INI = MIGRATIONS_DIR.parent / "alembic.ini"
 
 
 class SchemaOutOfDate(ConfigurationError):
@@ -22,12 +27,19 @@ class SchemaOutOfDate(ConfigurationError):
 
 
 def alembic_config(url: str | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option(
-        "sqlalchemy.url",
-        database_url(url).render_as_string(hide_password=False).replace("%", "%%"),
-    )
+    """The Alembic configuration of ``alembic.ini``, pointed at ``url`` when given (else
+    ``migrations/env.py`` reads ``DATABASE_URL``).
+
+    An installed package (a wheel, the Docker image) has no ``alembic.ini``: it only applies the
+    revisions it ships, so the scripts' directory is all it needs.
+    """
+    if ALEMBIC_INI.is_file():
+        config = Config(ALEMBIC_INI)
+    else:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
@@ -44,7 +56,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("postgresql://unused/")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise ConfigurationError(f"no Alembic revisions found in {MIGRATIONS_DIR}")
     return head
@@ -60,12 +72,7 @@ def assert_schema_current(engine: Engine) -> None:
     current, head = current_revision(engine), head_revision()
     if current == head:
         return
-    known = {
-        rev.revision
-        for rev in ScriptDirectory.from_config(
-            alembic_config("postgresql://unused/")
-        ).walk_revisions()
-    }
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     if current is not None and current not in known:
         raise SchemaOutOfDate(
             f"database is at revision {current}, which this code does not know (it needs "

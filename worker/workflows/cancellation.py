@@ -12,16 +12,28 @@ from typing import Literal
 
 import sqlalchemy as sa
 
-from models import AgentRun, AgentRunStatus, AIWorkflowExecution, EventType, Task, TaskStatus
-from worker.approvals.service import cancel_pending
+from models import (
+    AgentRun,
+    AgentRunStatus,
+    AIWorkflowExecution,
+    AIWorkflowStepRun,
+    EventType,
+    ExecutionStatus,
+    StepRunStatus,
+    Task,
+    TaskStatus,
+)
+from worker.approvals.cancelling import cancel_pending
 from worker.core.contract import ADVANCE_WORKFLOW
 from worker.core.errors import AgentWorkerError
 from worker.durable import records
 from worker.durable.publishing import Publisher, Wake
-from worker.durable.states import AGENT_RUN, TASK
-from worker.workflows.engine import cancel_execution
+from worker.durable.states import AGENT_RUN, EXECUTION, STEP_RUN, TASK
+from worker.workflows.catalog import ExecutionNotFound
 
 _tasks = Task.__table__
+_executions = AIWorkflowExecution.__table__
+_step_runs = AIWorkflowStepRun.__table__
 
 
 class NothingToCancel(AgentWorkerError):
@@ -62,6 +74,8 @@ def cancel(
 
 
 def cancel_task(engine: sa.Engine, publisher: Publisher, task_id: uuid.UUID, reason: str) -> bool:
+    """Cancel the task, its pending approvals and its idle agent runs, and wake its workflow
+    execution (if any) to notice. False if it had already ended."""
     wakes: list[Wake] = []
     with engine.begin() as connection:
         moved = TASK.apply(
@@ -74,16 +88,13 @@ def cancel_task(engine: sa.Engine, publisher: Publisher, task_id: uuid.UUID, rea
         if moved is None:
             return False
         cancel_pending(connection, task_id=task_id, reason=reason)
-        idle_runs = connection.scalars(
-            sa.select(AgentRun.id).where(
-                AgentRun.task_id == task_id,
-                AgentRun.status.in_([AgentRunStatus.STARTED, AgentRunStatus.WAITING_APPROVAL]),
-            )
-        ).all()
-        for run_id in idle_runs:  # nothing is running them: cancel them here
-            AGENT_RUN.apply(
-                connection, run_id, AgentRunStatus.CANCELLED, values={"finished_at": sa.func.now()}
-            )
+        AGENT_RUN.apply_all(  # nothing is running these runs: cancel them here
+            connection,
+            AgentRunStatus.CANCELLED,
+            where=[AgentRun.task_id == task_id],
+            sources=[AgentRunStatus.STARTED, AgentRunStatus.WAITING_APPROVAL],
+            values={"finished_at": sa.func.now()},
+        )
         records.write(
             connection,
             events=[
@@ -98,4 +109,51 @@ def cancel_task(engine: sa.Engine, publisher: Publisher, task_id: uuid.UUID, rea
             wakes.append(Wake(ADVANCE_WORKFLOW, {"execution_id": str(moved.workflow_execution_id)}))
     for wake in wakes:
         wake.send(publisher)
+    return True
+
+
+def cancel_execution(engine: sa.Engine, execution_id: uuid.UUID, *, reason: str) -> bool:
+    """Cancel the execution, its pending approvals and its unfinished step tasks; running
+    steps stop at their next checkpoint. False if it had already ended."""
+    with engine.begin() as connection:
+        moved = EXECUTION.apply(
+            connection,
+            execution_id,
+            ExecutionStatus.CANCELLED,
+            values={"completed_at": sa.func.now(), "error_log": {"cancelled": reason}},
+            returning=[_executions.c.tenant_id],
+        )
+        if moved is None:
+            exists = connection.execute(
+                sa.select(_executions.c.id).where(_executions.c.id == execution_id)
+            ).scalar_one_or_none()
+            if exists is None:
+                raise ExecutionNotFound(f"no workflow execution {execution_id}")
+            return False
+        cancel_pending(connection, execution_id=execution_id, reason=reason)
+        TASK.apply_all(
+            connection,
+            TaskStatus.CANCELLED,
+            where=[_tasks.c.workflow_execution_id == execution_id],
+            sources=[TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.AWAITING_APPROVAL],
+            values={"finished_at": sa.func.now(), "error": reason},
+        )
+        STEP_RUN.apply_all(
+            connection,
+            StepRunStatus.CANCELLED,
+            where=[_step_runs.c.execution_id == execution_id],
+            sources=[StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.AWAITING_APPROVAL],
+            values={"finished_at": sa.func.now()},
+        )
+        records.write(
+            connection,
+            events=[
+                records.event(
+                    records.Scope(moved.tenant_id, workflow_execution_id=execution_id),
+                    EventType.STATE_CHANGE,
+                    f"execution cancelled: {reason}",
+                    {"to": "cancelled"},
+                )
+            ],
+        )
     return True

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models import (
     AIWorkflow,
@@ -26,13 +25,21 @@ from worker.agents.definitions import find_agent
 from worker.core.errors import AgentWorkerError
 from worker.core.tenants import resolve_tenant
 from worker.durable import records
+from worker.durable.rows import insert_once
 from worker.workflows.definition import parse_definition
 
 _executions = AIWorkflowExecution.__table__
+_versions = AIWorkflowVersion.__table__
 
 
 class UnknownWorkflow(AgentWorkerError):
     code = "unknown_workflow"
+
+
+class ExecutionNotFound(AgentWorkerError):
+    """No execution has this id (raised by the engine and by cancelling)."""
+
+    code = "execution_not_found"
 
 
 @dataclass(frozen=True)
@@ -81,42 +88,37 @@ def start_execution(
         find_agent(connection, tenant_id, agent)  # fail now, not half-way through
     if event_id is None and isinstance(input, dict) and input.get("event_id"):
         event_id = uuid.UUID(str(input["event_id"]))
-    inserted = connection.execute(
-        pg_insert(_executions)
-        .values(
-            tenant_id=tenant_id,
-            workflow_id=row.id,
-            workflow_version_id=version_id,
-            workflow_version=row.version,
-            event_id=event_id,
-            status=ExecutionStatus.PENDING,
-            input_data=input if isinstance(input, dict) else {"text": input},
-            current_step=definition.steps[0].key,
-            idempotency_key=idempotency_key,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-        .returning(_executions.c.id)
-    ).scalar_one_or_none()
-    if inserted is None:
-        existing = connection.execute(
-            sa.select(_executions.c.id).where(
-                _executions.c.tenant_id == tenant_id,
-                _executions.c.idempotency_key == idempotency_key,
-            )
-        ).scalar_one()
-        return Started(existing, False)
+    inserted = insert_once(
+        connection,
+        _executions,  # type: ignore[arg-type]
+        {
+            "tenant_id": tenant_id,
+            "workflow_id": row.id,
+            "workflow_version_id": version_id,
+            "workflow_version": row.version,
+            "event_id": event_id,
+            "status": ExecutionStatus.PENDING,
+            "input_data": input if isinstance(input, dict) else {"text": input},
+            "current_step": definition.steps[0].key,
+            "idempotency_key": idempotency_key,
+        },
+        key=["tenant_id", "idempotency_key"],
+    )
+    execution_id: uuid.UUID = inserted.row.id
+    if not inserted.created:
+        return Started(execution_id, False)
     records.write(
         connection,
         events=[
             records.event(
-                records.Scope(tenant_id, workflow_execution_id=inserted),
+                records.Scope(tenant_id, workflow_execution_id=execution_id),
                 EventType.STATE_CHANGE,
                 f"workflow '{row.name}' v{row.version} started",
                 {"status": "pending"},
             )
         ],
     )
-    return Started(inserted, True)
+    return Started(execution_id, True)
 
 
 def pin_version(
@@ -127,21 +129,13 @@ def pin_version(
     steps: list[Any],
 ) -> uuid.UUID:
     """The frozen copy of this version of the workflow (made on first use)."""
-    connection.execute(
-        pg_insert(AIWorkflowVersion.__table__)
-        .values(
-            tenant_id=tenant_id,
-            workflow_id=workflow_id,
-            version=version,
-            steps=steps,
-        )
-        .on_conflict_do_nothing(index_elements=["workflow_id", "version"])
-    )
-    return connection.execute(
-        sa.select(AIWorkflowVersion.id).where(
-            AIWorkflowVersion.workflow_id == workflow_id, AIWorkflowVersion.version == version
-        )
-    ).scalar_one()
+    pinned: uuid.UUID = insert_once(
+        connection,
+        _versions,  # type: ignore[arg-type]
+        {"tenant_id": tenant_id, "workflow_id": workflow_id, "version": version, "steps": steps},
+        key=["workflow_id", "version"],
+    ).row.id
+    return pinned
 
 
 def define_workflow(

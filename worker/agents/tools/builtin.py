@@ -31,7 +31,8 @@ from models import (
     Venue,
 )
 from worker.agents.knowledge import embedder_for, search
-from worker.agents.tools.registry import ToolContext, ToolRegistry
+from worker.agents.tools.registry import ToolRegistry
+from worker.agents.tools.specs import ToolContext
 
 
 def builtin_tools() -> ToolRegistry:

@@ -1,0 +1,189 @@
+"""How a drive of a task ends: succeeded, failed, deferred, or abandoned, each written in one
+transaction with the task's lease check, and then the workflow it belongs to is woken.
+
+- ``succeed``: the final answer and the task's success are one journal statement.
+- ``fail``: the task and its run end FAILED, with the error in ai_error_logs.
+- ``defer``: the provider asked us to wait; the task goes back to PENDING with a countdown and
+  is re-published, so no worker slot is held meanwhile.
+- ``abandon``: the lease was lost (cancelled, or another worker owns the task); stop quietly.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import AgentRunStatus, ErrorSeverity, EventType, Task, TaskStatus
+from worker.agents.checkpoints import autocommit
+from worker.agents.loop import summarize
+from worker.agents.run_state import ActiveRun, LostLease, Outcome
+from worker.agents.runtime import Runtime
+from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
+from worker.durable import journal, records
+from worker.durable.leases import ClaimedTask, release_task
+from worker.durable.states import AGENT_RUN
+from worker.llm.gateway import LLMDeferred
+
+_tasks = Task.__table__
+
+
+def succeed(run: ActiveRun, output: Any, reply: journal.Step | None = None) -> Outcome:
+    """End the task SUCCEEDED, writing the model's final ``reply`` with it (None when the
+    answer was persisted before, by an attempt that stopped right after)."""
+    runtime, task = run.runtime, run.task
+    summary = summarize(output)
+    last = reply or journal.Step([])
+    llm_calls = run.state.llm_calls + last.llm_calls
+    last.metrics = [*run.pending_metrics, *last.metrics]
+    last.events = [
+        *last.events,
+        records.event(run.scope, EventType.RESULT, summary, {"output": output}),
+        records.event(
+            run.scope,
+            EventType.AGENT_COMPLETE,
+            f"agent '{run.agent.name}' done",
+            {"llm_calls": llm_calls},
+        ),
+    ]
+    with autocommit(runtime) as connection:
+        finished = journal.finish(
+            connection,
+            task_id=task.id,
+            owner=runtime.owner,
+            run_id=run.state.id,
+            model=run.state.model,
+            step=last,
+            output=output,
+            summary=summary,
+        )
+    if not finished:
+        raise LostLease()
+    run.pending_metrics = []
+    run.state.llm_calls = llm_calls
+    _wake_workflow(runtime, task)
+    return Outcome(task.id, "succeeded", summary)
+
+
+def fail(
+    runtime: Runtime,
+    task: ClaimedTask,
+    run: ActiveRun | None,
+    error: BaseException,
+    message: str,
+    *,
+    severity: ErrorSeverity = ErrorSeverity.MEDIUM,
+) -> Outcome:
+    """End the task FAILED with ``message`` (and its run, if it started)."""
+    scope = (
+        run.scope
+        if run is not None
+        else records.Scope(tenant_id=task.tenant_id, task_id=task.id, agent_name=task.agent_name)
+    )
+    code = getattr(error, "code", "error")
+    with runtime.engine.begin() as connection:
+        released = release_task(
+            connection,
+            task.id,
+            runtime.owner,
+            TaskStatus.FAILED,
+            error=records.scrub_text(message),
+            error_code=code,
+            finished_at=sa.func.now(),
+        )
+        if not released:
+            return _abandon_in(connection, task, run)
+        if run is not None:
+            AGENT_RUN.apply(
+                connection,
+                run.state.id,
+                AgentRunStatus.FAILED,
+                values={"error": records.scrub_text(message), "finished_at": sa.func.now()},
+            )
+        records.write(
+            connection,
+            metrics=run.pending_metrics if run is not None else [],
+            events=[records.event(scope, EventType.ERROR, message, {"code": code})],
+            errors=[
+                records.error_log(
+                    scope,
+                    error_type=f"task.{code}",
+                    message=message,
+                    severity=severity,
+                    error=error,
+                )
+            ],
+        )
+    _wake_workflow(runtime, task)
+    return Outcome(task.id, "failed", message)
+
+
+def defer(
+    runtime: Runtime, task: ClaimedTask, run: ActiveRun | None, deferral: LLMDeferred
+) -> Outcome:
+    """Release the task until the provider's retry-after has passed, and re-publish it then."""
+    countdown = deferral.countdown
+    scope = run.scope if run is not None else records.Scope(task.tenant_id, task.id)
+    with runtime.engine.begin() as connection:
+        released = release_task(
+            connection,
+            task.id,
+            runtime.owner,
+            TaskStatus.PENDING,
+            not_before=sa.func.now() + timedelta(seconds=countdown),
+        )
+        if not released:
+            return _abandon_in(connection, task, run)
+        if run is not None:
+            AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.STARTED)
+        records.write(
+            connection,
+            metrics=run.pending_metrics if run else [],
+            events=[
+                records.event(
+                    scope,
+                    EventType.SYSTEM,
+                    f"waiting {countdown:g}s before the next LLM call ({deferral}); "
+                    "the worker slot is released meanwhile",
+                    {"countdown": countdown, "reason": "retry_after"},
+                ),
+            ],
+        )
+    runtime.publisher.publish(
+        RUN_TASK, {"task_id": str(task.id)}, countdown=countdown, priority=task.priority
+    )
+    return Outcome(task.id, "deferred", f"re-published with a {countdown:g}s countdown")
+
+
+def abandon(runtime: Runtime, task: ClaimedTask, run: ActiveRun | None) -> Outcome:
+    """Stop quietly: the task was cancelled or another worker owns it now."""
+    with runtime.engine.begin() as connection:
+        return _abandon_in(connection, task, run)
+
+
+def _abandon_in(connection: sa.Connection, task: ClaimedTask, run: ActiveRun | None) -> Outcome:
+    """``abandon`` inside the caller's transaction; a cancelled task's run ends CANCELLED."""
+    status = connection.execute(
+        sa.select(_tasks.c.status).where(_tasks.c.id == task.id)
+    ).scalar_one_or_none()
+    if status == TaskStatus.CANCELLED and run is not None:
+        AGENT_RUN.apply(
+            connection,
+            run.state.id,
+            AgentRunStatus.CANCELLED,
+            values={"finished_at": sa.func.now()},
+        )
+        records.write(
+            connection,
+            events=[records.event(run.scope, EventType.SYSTEM, "stopped: the task was cancelled")],
+        )
+    return Outcome(task.id, "abandoned", f"task is {status}; this worker stopped")
+
+
+def _wake_workflow(runtime: Runtime, task: ClaimedTask) -> None:
+    """A workflow step's task has ended: let its execution move on (after commit)."""
+    if task.workflow_execution_id is not None:
+        runtime.publisher.publish(
+            ADVANCE_WORKFLOW, {"execution_id": str(task.workflow_execution_id)}
+        )

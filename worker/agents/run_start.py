@@ -1,0 +1,153 @@
+"""Starting or resuming a task's agent run, inside the transaction that claimed the task.
+
+The agent and its provider are looked up first (reads that may fail: an unknown agent fails
+the task, not the claim). A task claimed before may have a run to continue from its persisted
+messages; otherwise a new agent_runs row starts from the system prompt and the task's input.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import AgentRun, AgentRunStatus, EventType, ModelUsageType
+from worker.agents.definitions import AgentDefinition, find_agent, load_agent
+from worker.agents.loop import initial_messages
+from worker.agents.run_state import ActiveRun, RunState
+from worker.agents.runtime import Runtime
+from worker.durable import records
+from worker.durable.leases import ClaimedTask
+from worker.durable.states import AGENT_RUN
+from worker.llm.gateway import ProviderConfig
+from worker.llm.providers import resolve_provider
+
+_runs = AgentRun.__table__
+#: A run in these states continues where it stopped when its task is claimed again.
+_RESUMABLE = (AgentRunStatus.STARTED, AgentRunStatus.RUNNING, AgentRunStatus.WAITING_APPROVAL)
+#: What resuming reads of a run: id, messages, llm_calls, status.
+_RunRow = sa.Row[uuid.UUID, list[dict[str, Any]], int, AgentRunStatus]
+
+
+def start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connection) -> ActiveRun:
+    """Load the agent and provider (reads, which may fail), then resume or insert the run."""
+    settings = runtime.settings
+    agent = runtime.definitions.get(
+        ("agent", task.agent_id, task.tenant_id, task.agent_name),
+        lambda: (
+            load_agent(connection, task.agent_id)
+            if task.agent_id is not None
+            else find_agent(connection, task.tenant_id, task.agent_name or "")
+        ),
+    )
+    provider, provider_model = runtime.definitions.get(
+        ("provider", task.tenant_id, agent.configuration.provider),
+        lambda: resolve_provider(
+            connection,
+            settings,
+            task.tenant_id,
+            usage=ModelUsageType.TASK_EXECUTION,
+            named=agent.configuration.provider,
+        ),
+    )
+    model = agent.configuration.model or provider_model or settings.default_model
+    existing = _resumable_run(connection, task)
+    run_id: uuid.UUID = existing.id if existing is not None else uuid.uuid4()
+    scope = records.Scope(
+        tenant_id=task.tenant_id,
+        task_id=task.id,
+        agent_run_id=run_id,
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
+    if existing is not None:
+        state = _resume(connection, task, existing, model, scope)
+    else:
+        state = _start(connection, task, agent, provider, model, run_id, scope)
+    return ActiveRun(runtime, task, agent, provider, state, scope)
+
+
+def _resumable_run(connection: sa.Connection, task: ClaimedTask) -> _RunRow | None:
+    """The task's latest unfinished run. Only a task claimed before can have one (each claim
+    counts an attempt), so a first attempt skips the read."""
+    if task.attempts <= 1:
+        return None
+    return connection.execute(
+        sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
+        .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
+        .order_by(_runs.c.started_at.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def _resume(
+    connection: sa.Connection,
+    task: ClaimedTask,
+    existing: _RunRow,
+    model: str,
+    scope: records.Scope,
+) -> RunState:
+    """Continue ``existing`` from its persisted messages."""
+    if existing.status != AgentRunStatus.RUNNING:
+        AGENT_RUN.apply(connection, existing.id, AgentRunStatus.RUNNING)
+    state = RunState(existing.id, list(existing.messages), existing.llm_calls, model)
+    records.write(
+        connection,
+        events=[
+            records.event(
+                scope,
+                EventType.SYSTEM,
+                f"resumed from {len(state.messages)} persisted messages (attempt {task.attempts})",
+                {"attempt": task.attempts, "messages": len(state.messages)},
+            )
+        ],
+    )
+    return state
+
+
+def _start(
+    connection: sa.Connection,
+    task: ClaimedTask,
+    agent: AgentDefinition,
+    provider: ProviderConfig,
+    model: str,
+    run_id: uuid.UUID,
+    scope: records.Scope,
+) -> RunState:
+    """Insert run ``run_id``, starting from the system prompt and the task's input."""
+    messages = initial_messages(
+        agent.configuration,
+        task.input_prompt,
+        task.input_payload.get("input", task.input_payload),
+    )
+    connection.execute(
+        sa.insert(_runs).values(
+            id=run_id,
+            tenant_id=task.tenant_id,
+            task_id=task.id,
+            agent_id=agent.id,
+            agent_name=agent.name,
+            agent_version=agent.version,
+            status=AgentRunStatus.RUNNING,
+            model=model,
+            messages=messages,
+        )
+    )
+    records.write(
+        connection,
+        events=[
+            records.event(
+                scope,
+                EventType.AGENT_START,
+                f"agent '{agent.name}' started",
+                {
+                    "model": model,
+                    "provider": provider.name,
+                    "tools": list(agent.configuration.tools),
+                    "attempt": task.attempts,
+                },
+            )
+        ],
+    )
+    return RunState(run_id, messages, 0, model)

@@ -1,0 +1,90 @@
+"""One batch of the tool calls a model asked for: through the approval gate, then each call
+run (or refused), and all their results persisted as one step.
+
+The results are appended together after every call ran, so a redelivered batch finds either
+none or all of them. Secret references in the arguments are resolved only here, for the tool;
+what is recorded keeps the reference (``worker.security.secret_refs``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from models import EventType
+from worker.agents.checkpoints import append_step
+from worker.agents.loop import RunTools
+from worker.agents.run_state import ActiveRun
+from worker.agents.runtime import Runtime
+from worker.agents.tool_calls import ToolCallScope, refused_call, run_tool_call
+from worker.agents.tool_gate import gate_tool_calls
+from worker.agents.tools.specs import ToolContext
+from worker.durable import faults, journal, records
+from worker.security.encryption import SecretBox
+from worker.security.secret_refs import resolve_references
+
+#: How much of a tool's result its TOOL_RESULT event keeps (the message keeps it all).
+_EVENT_RESULT_CHARS = 2000
+
+
+def run_tools(run: ActiveRun, step: RunTools) -> None:
+    """Run ``step``'s calls and persist their results; raises ``AwaitingApproval`` (the task
+    is parked) while a call waits for a person."""
+    runtime, task = run.runtime, run.task
+    scope = ToolCallScope(
+        task.tenant_id,
+        task.id,
+        run.state.id,
+        run.agent.name,
+        frozenset(run.agent.configuration.tools),
+        resolve_secrets=lambda value: _resolve_secrets(runtime, task.tenant_id, value),
+    )
+    context = ToolContext(
+        tenant_id=task.tenant_id,
+        task_id=task.id,
+        agent_run_id=run.state.id,
+        agent_name=run.agent.name,
+        session_factory=runtime.sessions,
+        services={"runtime": runtime},
+    )
+    refusals = gate_tool_calls(run, scope, step.calls)
+    outcomes = [
+        refused_call(scope, call, runtime.tools, refusals[call["id"]])
+        if call["id"] in refusals
+        else run_tool_call(runtime.engine, runtime.tools, scope, call, context)
+        for call in step.calls
+    ]
+    events = [
+        records.event(
+            run.scope,
+            EventType.TOOL_RESULT,
+            f"{o.name}: {o.status.value}",
+            {
+                "tool_call_id": o.tool_call_id,
+                "name": o.name,
+                "status": o.status.value,
+                "duration_ms": o.duration_ms,
+                "error": o.error,
+                "result": o.content[:_EVENT_RESULT_CHARS],
+            },
+        )
+        for o in outcomes
+    ]
+    append_step(
+        run,
+        journal.Step(
+            [o.message() for o in outcomes],
+            events=events,
+            action_logs=[o.action_log for o in outcomes],
+        ),
+    )
+    faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
+
+
+def _resolve_secrets(runtime: Runtime, tenant_id: uuid.UUID, value: Any) -> Any:
+    """``value`` with its {"$secret": …} references replaced by the tenant's secrets."""
+    keys = runtime.settings.encryption_keys
+    with runtime.engine.connect() as connection:
+        return resolve_references(
+            value, connection=connection, tenant_id=tenant_id, box=SecretBox(keys) if keys else None
+        )

@@ -1,0 +1,166 @@
+"""Driving a run turn by turn until it ends: ask the loop what comes next, call the model or
+run the tools it asked for, and persist each step before the next (DESIGN §5).
+
+No transaction is open while the model or a tool works. A reply that is already a valid final
+answer is written together with the task's success, in one statement. An answer that does not
+fit the output schema is sent back to the model while it has steps left.
+"""
+
+from __future__ import annotations
+
+from models import EventType
+from worker.agents.checkpoints import append_step
+from worker.agents.endings import succeed
+from worker.agents.loop import (
+    CallModel,
+    Finish,
+    GiveUp,
+    InvalidOutput,
+    RunTools,
+    ValidOutput,
+    check_output,
+    next_step,
+    response_format,
+)
+from worker.agents.run_state import ActiveRun, Outcome
+from worker.agents.tool_step import run_tools
+from worker.core.errors import AgentWorkerError
+from worker.durable import faults, journal, records
+from worker.llm import attempt_records
+from worker.llm.gateway import Attempt
+
+
+def drive(run: ActiveRun) -> Outcome:
+    """Step ``run`` until it succeeds; every other ending is raised (``LostLease``,
+    ``AwaitingApproval``, ``LLMDeferred``, ``LLMCallFailed``, ``AgentWorkerError``)."""
+    configuration = run.agent.configuration
+    while True:
+        step = next_step(
+            run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
+        )
+        if isinstance(step, CallModel):
+            reply = _call_model(run)
+            answer = _final_answer(run, reply)
+            if answer is not None:
+                return succeed(run, answer.value, reply)
+            append_step(run, reply)
+            run.state.llm_calls += 1
+            faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, run.runtime.settings.fault_point)
+        elif isinstance(step, RunTools):
+            run_tools(run, step)
+        elif isinstance(step, Finish):
+            checked = check_output(step.content, configuration.output_schema)
+            if isinstance(checked, InvalidOutput):
+                if run.state.llm_calls >= configuration.max_steps:
+                    raise AgentWorkerError(
+                        f"the agent's final answer does not match its output schema: "
+                        f"{checked.problem}",
+                        code="invalid_output",
+                    )
+                append_step(
+                    run,
+                    journal.Step(
+                        [checked.feedback()],
+                        events=[
+                            records.event(
+                                run.scope, EventType.LOG, f"output rejected: {checked.problem}"
+                            )
+                        ],
+                    ),
+                )
+                continue
+            return succeed(run, checked.value)
+        elif isinstance(step, GiveUp):
+            raise AgentWorkerError(step.reason, code="step_limit")
+
+
+def _call_model(run: ActiveRun) -> journal.Step:
+    """Ask the model; the step that records its reply, not yet written."""
+    runtime, state, configuration = run.runtime, run.state, run.agent.configuration
+    tools = runtime.tools.openai_tools(configuration.tools) if configuration.tools else None
+    result = runtime.gateway.chat(
+        run.provider,
+        model=state.model,
+        messages=state.messages,
+        tools=tools,
+        temperature=configuration.temperature,
+        max_tokens=configuration.max_tokens,
+        response_format=response_format(configuration),
+        on_attempt=lambda attempt: _on_attempt(run, attempt, "chat"),
+    )
+    calls = result.tool_calls
+    llm_event = records.event(
+        run.scope,
+        EventType.LLM_CALL,
+        result.content if not calls else f"asked for {len(calls)} tool call(s)",
+        {
+            "model": result.model,
+            "provider": run.provider.name,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost": str(result.cost),
+            "attempts": len(result.attempts),
+            "latency_ms": round(result.attempts[-1].latency_ms, 1),
+            "finish_reason": result.finish_reason,
+        },
+    )
+    call_events = [
+        records.event(
+            run.scope,
+            EventType.TOOL_CALL,
+            call["function"]["name"],
+            {
+                "tool_call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+            },
+        )
+        for call in calls
+    ]
+    return journal.Step(
+        [result.message],
+        events=[llm_event, *call_events],
+        llm_calls=1,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost=result.cost,
+    )
+
+
+def _final_answer(run: ActiveRun, reply: journal.Step) -> ValidOutput | None:
+    """The reply's output if it ends the run: no tool calls, and it fits the output schema."""
+    messages = [*run.state.messages, *reply.messages]
+    after = next_step(
+        messages, llm_calls=run.state.llm_calls + 1, max_steps=run.agent.configuration.max_steps
+    )
+    if not isinstance(after, Finish):
+        return None
+    checked = check_output(after.content, run.agent.configuration.output_schema)
+    return checked if isinstance(checked, ValidOutput) else None
+
+
+def _on_attempt(run: ActiveRun, attempt: Attempt, call: str) -> None:
+    """Record one LLM attempt: a success's latency waits to be written with its step; a
+    failure is written now, since its step may never come."""
+    metric = attempt_records.latency_metric(run.scope, attempt, model=run.state.model, call=call)
+    if attempt.ok:
+        run.pending_metrics.append(metric)  # written with the step
+        return
+    with run.runtime.engine.begin() as connection:
+        records.write(
+            connection,
+            metrics=[metric],
+            errors=[attempt_records.attempt_failure_log(run.scope, attempt, model=run.state.model)],
+            events=[
+                records.event(
+                    run.scope,
+                    EventType.ERROR,
+                    f"LLM attempt {attempt.number} failed: {attempt.error_kind}",
+                    {
+                        "attempt": attempt.number,
+                        "status_code": attempt.status_code,
+                        "error": attempt.error_message,
+                    },
+                )
+            ],
+        )

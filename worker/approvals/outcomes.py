@@ -1,0 +1,79 @@
+"""What follows once an approval leaves PENDING by a decision or by expiry: the audit_logs row,
+the APPROVAL_RESOLVED event, and waking what the approval gates.
+
+Both are written in the transaction of the status change; the wakes are returned for the
+caller to publish after commit (a workflow's ``workflows.advance``, or the parked agent run's
+``agents.run_task``). The reaper covers a crash in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import ApprovalKind, ApprovalStatus, AuditLog, EventType, TaskStatus
+from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
+from worker.durable import records
+from worker.durable.publishing import Wake
+from worker.durable.states import TASK
+
+
+def audit(
+    connection: sa.Connection,
+    approval: sa.Row[Any],
+    actor: sa.Row[Any] | None,
+    user: str,
+    action: str,
+    changes: dict[str, Any],
+) -> None:
+    """One audit_logs row: ``user`` (as given; ``actor`` is the matching user, if any) did
+    ``action`` to ``approval``."""
+    connection.execute(
+        sa.insert(AuditLog.__table__).values(
+            tenant_id=approval.tenant_id,
+            user_id=actor.id if actor is not None else None,
+            actor=user,
+            action=action,
+            resource_type="approval",
+            resource_id=str(approval.id),
+            changes=records.scrub(changes),
+            metadata={"title": approval.title, "kind": str(approval.kind)},
+        )
+    )
+
+
+def record_and_wake(
+    connection: sa.Connection,
+    approval: sa.Row[Any],
+    status: ApprovalStatus,
+    what: str,
+    comment: str | None,
+) -> list[Wake]:
+    """Record that ``approval`` is now ``status`` and return what to wake after commit: the
+    parked task of a tool call (moved back to PENDING here), or the workflow execution."""
+    scope = records.Scope(
+        tenant_id=approval.tenant_id,
+        task_id=approval.task_id,
+        agent_run_id=approval.agent_run_id,
+        workflow_execution_id=approval.workflow_execution_id,
+    )
+    records.write(
+        connection,
+        events=[
+            records.event(
+                scope,
+                EventType.APPROVAL_RESOLVED,
+                f"'{approval.title}' {what}",
+                {"approval_id": str(approval.id), "status": status.value, "comment": comment},
+            )
+        ],
+    )
+    if approval.kind == ApprovalKind.TOOL_CALL and approval.task_id is not None:
+        woken = TASK.apply(
+            connection, approval.task_id, TaskStatus.PENDING, sources=[TaskStatus.AWAITING_APPROVAL]
+        )
+        return [Wake(RUN_TASK, {"task_id": str(approval.task_id)})] if woken else []
+    if approval.workflow_execution_id is not None:
+        return [Wake(ADVANCE_WORKFLOW, {"execution_id": str(approval.workflow_execution_id)})]
+    return []

@@ -1,0 +1,149 @@
+"""Asking for an approval (DESIGN §4-5): the approval row, once per workflow step or per tool
+call, an APPROVAL_REQUESTED event, and an in-app ai_communications message for every eligible
+approver of the tenant, all in the caller's transaction.
+
+While the approval is pending nothing runs for it: the caller parks what it gates, and a
+decision (``worker.approvals.decisions``) or the expiry sweep wakes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from models import (
+    AICommunication,
+    Approval,
+    ApprovalKind,
+    CommunicationType,
+    DeliveryStatus,
+    EventType,
+    MembershipRole,
+    RecipientType,
+    TenantMembership,
+    User,
+)
+from worker.approvals.roles import roles_at_or_above
+from worker.durable import records
+from worker.durable.rows import insert_once
+
+_approvals = Approval.__table__
+
+#: The unique keys of an approval: a workflow step asks once per (execution, step, attempt),
+#: an agent once per (run, tool call). The other key is NULL, and NULLs never conflict.
+_STEP_KEY = ("workflow_execution_id", "step_key", "step_attempt")
+_TOOL_CALL_KEY = ("agent_run_id", "tool_call_id")
+
+
+def request_approval(
+    connection: sa.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    kind: ApprovalKind,
+    title: str,
+    payload: dict[str, Any],
+    scope: records.Scope,
+    description: str | None = None,
+    step_key: str | None = None,
+    step_attempt: int | None = None,
+    tool_call_id: str | None = None,
+    requested_by: str | None = None,
+    required_role: MembershipRole = MembershipRole.APPROVER,
+    expires_at: datetime | None = None,
+    policy: dict[str, Any] | None = None,
+) -> tuple[uuid.UUID, bool]:
+    """Create the approval once (per attempt of a workflow step, or per tool call); (id,
+    created)."""
+    values = {
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "title": title,
+        "description": description,
+        "payload": records.scrub(payload),
+        "task_id": scope.task_id,
+        "workflow_execution_id": scope.workflow_execution_id,
+        "agent_run_id": scope.agent_run_id,
+        "step_key": step_key,
+        "step_attempt": step_attempt if step_key is not None else None,
+        "tool_call_id": tool_call_id,
+        "requested_by": requested_by,
+        "required_role": required_role,
+        "expires_at": expires_at,
+        "policy": policy or {},
+    }
+    inserted = insert_once(
+        connection,
+        _approvals,  # type: ignore[arg-type]
+        values,
+        key=_TOOL_CALL_KEY if tool_call_id is not None else _STEP_KEY,
+    )
+    approval_id: uuid.UUID = inserted.row.id
+    if not inserted.created:
+        return approval_id, False
+    records.write(
+        connection,
+        events=[
+            records.event(
+                scope,
+                EventType.APPROVAL_REQUESTED,
+                title,
+                {
+                    "approval_id": str(approval_id),
+                    "kind": kind.value,
+                    "required_role": required_role.value,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+            )
+        ],
+    )
+    _notify_approvers(connection, tenant_id, approval_id, title, required_role, scope.agent_id)
+    return approval_id, True
+
+
+def eligible_approvers(
+    connection: sa.Connection, tenant_id: uuid.UUID, required_role: MembershipRole
+) -> list[sa.Row[Any]]:
+    """The active users of the tenant whose role may decide (id, email), by email."""
+    return list(
+        connection.execute(
+            sa.select(User.id, User.email)
+            .join(TenantMembership, TenantMembership.user_id == User.id)
+            .where(
+                TenantMembership.tenant_id == tenant_id,
+                TenantMembership.role.in_(roles_at_or_above(required_role)),
+                User.is_active.is_(True),
+            )
+            .order_by(User.email)
+        ).all()
+    )
+
+
+def _notify_approvers(
+    connection: sa.Connection,
+    tenant_id: uuid.UUID,
+    approval_id: uuid.UUID,
+    title: str,
+    required_role: MembershipRole,
+    agent_id: uuid.UUID | None,
+) -> None:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "communication_type": CommunicationType.IN_APP_MESSAGE,
+            "recipient_id": user.id,
+            "recipient_type": RecipientType.USER,
+            "subject": f"Approval needed: {title}",
+            "content": f"'{title}' waits for your decision: agentworker approvals show "
+            f"{approval_id}",
+            "personalization_data": {"approval_id": str(approval_id)},
+            "delivery_status": DeliveryStatus.SENT,
+            "sent_at": records.now(),
+            "generated_by_agent_id": agent_id,
+        }
+        for user in eligible_approvers(connection, tenant_id, required_role)
+    ]
+    if rows:
+        connection.execute(sa.insert(AICommunication.__table__), rows)
