@@ -21,10 +21,11 @@ from worker.agents.run_start import start_or_resume
 from worker.agents.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome
 from worker.agents.runtime import Runtime
 from worker.agents.turns import drive
+from worker.core.contract import ADVANCE_WORKFLOW
 from worker.core.errors import AgentWorkerError
 from worker.core.log_context import log_context
 from worker.durable import faults
-from worker.durable.leases import ClaimedTask, claim_task, release_task
+from worker.durable.leases import ClaimedTask, GaveUp, claim_task, release_task
 from worker.llm.gateway import LLMCallFailed, LLMDeferred
 
 __all__ = ["Outcome", "execute_task"]
@@ -35,17 +36,17 @@ log = logging.getLogger(__name__)
 def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
     """Claim task ``task_id`` and drive it until it ends, parks, or this worker loses it."""
     settings = runtime.settings
-    with runtime.engine.begin() as connection:
-        task = claim_task(connection, task_id, runtime.owner, settings.lease_seconds)
-        if task is None:
-            return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
-        started: ActiveRun | Exception
-        try:
-            started = start_or_resume(runtime, task, connection)
-        except sa.exc.SQLAlchemyError:
-            raise  # the claim rolls back with it; the task layer retries the message
-        except Exception as error:  # e.g. an unknown agent: the claim commits, the task fails
-            started = error
+    claimed = _claim_and_start(runtime, task_id)
+    if claimed is None:
+        return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
+    if isinstance(claimed, GaveUp):
+        if claimed.workflow_execution_id is not None:
+            runtime.publisher.publish(
+                ADVANCE_WORKFLOW, {"execution_id": str(claimed.workflow_execution_id)}
+            )
+        log.warning("task %s: %s", task_id, claimed.reason)
+        return Outcome(task_id, "failed", claimed.reason)
+    task, started = claimed
     faults.fault_point(faults.AFTER_TASK_CLAIMED, settings.fault_point)
     execution = task.workflow_execution_id
     with (
@@ -107,3 +108,20 @@ def _hand_back(runtime: Runtime, task: ClaimedTask) -> None:
             release_task(connection, task.id, runtime.owner, TaskStatus.PENDING)
     except sa.exc.SQLAlchemyError:
         log.warning("task %s: database unreachable; its lease will run out", task.id)
+
+
+def _claim_and_start(
+    runtime: Runtime, task_id: uuid.UUID
+) -> tuple[ClaimedTask, ActiveRun | Exception] | GaveUp | None:
+    """The claim and the run's start, in one transaction; a start that fails for a reason
+    of its own (an unknown agent) still commits the claim, so the task can fail."""
+    with runtime.engine.begin() as connection:
+        task = claim_task(connection, task_id, runtime.owner, runtime.settings.lease_seconds)
+        if task is None or isinstance(task, GaveUp):
+            return task
+        try:
+            return task, start_or_resume(runtime, task, connection)
+        except sa.exc.SQLAlchemyError:
+            raise  # the claim rolls back with it; the task layer retries the message
+        except Exception as error:  # e.g. an unknown agent: the claim commits, the task fails
+            return task, error

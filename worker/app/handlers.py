@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
+
 from models import ErrorSeverity, TaskStatus
 from worker.agents.definitions import UnknownAgent
 from worker.agents.runner import Outcome, execute_task
@@ -26,9 +28,9 @@ from worker.core.contract import (
 from worker.core.errors import AgentWorkerError
 from worker.core.tenants import UnknownTenant, tenant_named_by
 from worker.durable import records
-from worker.workflows.catalog import UnknownWorkflow, start_execution
+from worker.workflows.catalog import ExecutionNotFound, UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
-from worker.workflows.engine import advance
+from worker.workflows.engine import advance, fail_execution
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +94,26 @@ def handle_start_workflow(
 
 
 def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:
+    """``workflows.advance``: an error that is not the database's (an agent that no longer
+    exists, a bad template) would recur on every retry and every reaper pass: it fails the
+    execution, with the error as its reason."""
     reference = parse_payload(ExecutionReference, payload)
-    status = advance(runtime.engine, runtime.publisher, reference.execution_id)
-    return {"execution_id": str(reference.execution_id), "status": status}
+    execution_id = reference.execution_id
+    try:
+        status = advance(runtime.engine, runtime.publisher, execution_id)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # the database is unreachable: the task layer retries the message
+    except ExecutionNotFound:
+        raise
+    except Exception as error:
+        reason = (
+            str(error)
+            if isinstance(error, AgentWorkerError)
+            else (f"internal error: {type(error).__name__}: {error}")
+        )
+        log.warning("execution %s: advance failed: %s", execution_id, reason, exc_info=True)
+        status = fail_execution(runtime.engine, execution_id, reason)
+    return {"execution_id": str(execution_id), "status": status}
 
 
 def handle_resolve_approval(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:

@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models import Task, TaskStatus
-from worker.durable.states import TASK
+from models import AgentRun, AgentRunStatus, ErrorSeverity, EventType, Task, TaskStatus
+from worker.durable import records
+from worker.durable.states import AGENT_RUN, TASK
 
 log = logging.getLogger(__name__)
 _tasks = Task.__table__
@@ -49,20 +50,43 @@ class ClaimedTask:
     workflow_step: str | None
 
 
+@dataclass(frozen=True)
+class GaveUp:
+    """The task was due, but had used all its attempts: it is FAILED now, not claimed."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    attempts: int
+    workflow_execution_id: uuid.UUID | None
+    reason: str
+
+
+#: A claim moves a due PENDING task to RUNNING, or takes over a RUNNING one whose lease ran out
+#: (its worker died; the status stays). Either only while the task has attempts left.
+assert TaskStatus.PENDING in TASK.sources(TaskStatus.RUNNING)
+
+
+def _claimable() -> sa.ColumnElement[bool]:
+    now = sa.func.now()
+    return sa.and_(
+        Task.id == sa.bindparam("claim_task_id", type_=_tasks.c.id.type),
+        sa.or_(
+            sa.and_(
+                Task.status == TaskStatus.PENDING,
+                sa.or_(Task.not_before.is_(None), Task.not_before <= now),
+            ),
+            sa.and_(Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now),
+        ),
+    )
+
+
 def _claim_statement() -> sa.Update:
     # Parameter names differ from the columns': SQLAlchemy would read a parameter named like a
     # column as one more SET value.
     now = sa.func.now()
-    claimable = sa.or_(
-        sa.and_(
-            Task.status == TaskStatus.PENDING,
-            sa.or_(Task.not_before.is_(None), Task.not_before <= now),
-        ),
-        sa.and_(Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now),
-    )
     return (
         sa.update(_tasks)
-        .where(Task.id == sa.bindparam("claim_task_id", type_=_tasks.c.id.type), claimable)
+        .where(_claimable(), Task.attempts < Task.max_attempts)
         .values(
             status=TaskStatus.RUNNING,
             lease_owner=sa.bindparam("claim_owner", type_=_tasks.c.lease_owner.type),
@@ -77,12 +101,39 @@ def _claim_statement() -> sa.Update:
 
 #: Built once: claiming is on every task's path.
 _CLAIM = _claim_statement()
+_GIVE_UP = TASK.bulk_statement(
+    TaskStatus.FAILED,
+    sources=[TaskStatus.PENDING, TaskStatus.RUNNING],
+    where=[_claimable(), Task.attempts >= Task.max_attempts],
+    values={
+        "error": sa.func.concat(
+            "gave up after ",
+            Task.attempts,
+            " attempts (max_attempts): none of them finished, e.g. its worker was killed "
+            "each time; see the task's events and the workers' logs",
+        ),
+        "error_code": "too_many_attempts",
+        "finished_at": sa.func.now(),
+        "lease_owner": None,
+        "lease_expires_at": None,
+    },
+    returning=[
+        _tasks.c.id,
+        _tasks.c.tenant_id,
+        _tasks.c.attempts,
+        _tasks.c.workflow_execution_id,
+        _tasks.c.error,
+    ],
+)
+_RESUMABLE_RUNS = [AgentRunStatus.STARTED, AgentRunStatus.RUNNING, AgentRunStatus.WAITING_APPROVAL]
 
 
 def claim_task(
     connection: sa.Connection, task_id: uuid.UUID, owner: str, lease_seconds: float
-) -> ClaimedTask | None:
-    """Take the task if it is due and nobody live holds it; None otherwise."""
+) -> ClaimedTask | GaveUp | None:
+    """Take the task if it is due and nobody live holds it. A due task that has used all its
+    attempts is failed instead (``GaveUp``), with its runs, an event and an error log. None:
+    not due, already done, or held by a live worker."""
     row = connection.execute(
         _CLAIM,
         {
@@ -91,7 +142,38 @@ def claim_task(
             "claim_lease": timedelta(seconds=lease_seconds),
         },
     ).one_or_none()
-    return ClaimedTask(**row._mapping) if row is not None else None
+    if row is not None:
+        return ClaimedTask(**row._mapping)
+    failed = connection.execute(_GIVE_UP, {"claim_task_id": task_id}).one_or_none()
+    if failed is None:
+        return None
+    return _record_giving_up(connection, failed)
+
+
+def _record_giving_up(connection: sa.Connection, failed: sa.Row[Any]) -> GaveUp:
+    AGENT_RUN.apply_all(
+        connection,
+        AgentRunStatus.FAILED,
+        where=[AgentRun.task_id == failed.id, AgentRun.status.in_(_RESUMABLE_RUNS)],
+        values={"error": failed.error, "finished_at": sa.func.now()},
+    )
+    scope = records.Scope(failed.tenant_id, failed.id)
+    records.write(
+        connection,
+        events=[records.event(scope, EventType.ERROR, failed.error, {"code": "too_many_attempts"})],
+        errors=[
+            records.error_log(
+                scope,
+                error_type="task.too_many_attempts",
+                message=failed.error,
+                severity=ErrorSeverity.HIGH,
+                context={"attempts": failed.attempts},
+            )
+        ],
+    )
+    return GaveUp(
+        failed.id, failed.tenant_id, failed.attempts, failed.workflow_execution_id, failed.error
+    )
 
 
 def lease_held(
