@@ -20,6 +20,7 @@ def create_app(broker_url: str | None = None) -> Celery:
     celery = Celery("agentworker", task_cls="worker.app.task_class:AgentWorkerTask")
     celery.config_from_object("celeryconfig")
     celery.conf.include = TASK_MODULES
+    celery.conf.worker_consumer = "worker.app.consumer:RecordingConsumer"
     if broker_url is not None:
         celery.conf.broker_url = broker_url
     return celery

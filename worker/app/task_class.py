@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from celery.signals import task_internal_error, task_unknown
 from celery.utils.saferepr import saferepr
 from celery.worker.request import Request
 
-from worker.durable.records import scrub, scrub_text
+from worker.app.dead_letters import record_dead_letter
+from worker.security.redact import scrub, scrub_text
 
 _REDACTED_EVENT_FIELDS = ("args", "kwargs", "result", "exception", "traceback")
 
@@ -24,16 +26,17 @@ _REDACTED_EVENT_FIELDS = ("args", "kwargs", "result", "exception", "traceback")
 class RedactingRequest(Request):
     @property
     def argsrepr(self) -> str:
-        return saferepr(scrub(list(self.args or ())))
+        return saferepr(scrub(self.args or ()))
 
     @property
     def kwargsrepr(self) -> str:
-        return saferepr(scrub(dict(self.kwargs or {})))
+        # Any shape: a message whose kwargs are not an object must not crash the consumer.
+        return saferepr(scrub(self.kwargs if self.kwargs is not None else {}))
 
     def info(self, safe: bool = False) -> dict[str, Any]:
         info = super().info(safe=safe)
-        info["args"] = self.argsrepr if safe else scrub(list(self.args or ()))
-        info["kwargs"] = self.kwargsrepr if safe else scrub(dict(self.kwargs or {}))
+        info["args"] = self.argsrepr if safe else scrub(self.args or ())
+        info["kwargs"] = self.kwargsrepr if safe else scrub(self.kwargs or {})
         return info
 
     def send_event(self, type: str, **fields: Any) -> None:
@@ -48,3 +51,62 @@ class RedactingRequest(Request):
 
 class AgentWorkerTask(Task):  # type: ignore[misc]
     Request = RedactingRequest
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:  # the contract is kwargs only: a positional call would bind the wrong names
+            raise TypeError(
+                f"{self.name} takes keyword arguments only (a JSON object); got {len(args)} "
+                "positional argument(s): send kwargs={...}"
+            )
+        return super().__call__(**kwargs)
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        """The handler raised (or the message did not fit the call): keep the message."""
+        record_dead_letter(
+            task=self.name,
+            message_id=task_id,
+            args=args,
+            kwargs=kwargs,
+            kind="failed",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+
+@task_unknown.connect(weak=False, dispatch_uid="agentworker.dead_letters.unknown")
+def _on_unknown_task(
+    name: str | None = None, id: str | None = None, message: Any = None, **_: Any
+) -> None:
+    try:
+        args, kwargs, _embed = message.decode()
+    except Exception:  # the body itself is unreadable: keep what the headers say
+        args, kwargs = None, None
+    record_dead_letter(
+        task=str(name),
+        message_id=id,
+        args=args,
+        kwargs=kwargs,
+        kind="unknown_task",
+        error=f"no task named '{name}' here; known tasks are listed in the README",
+    )
+
+
+@task_internal_error.connect(weak=False, dispatch_uid="agentworker.dead_letters.internal")
+def _on_internal_error(
+    sender: Any = None,
+    task_id: str | None = None,
+    args: Any = None,
+    kwargs: Any = None,
+    exception: BaseException | None = None,
+    **_: Any,
+) -> None:
+    """Celery refused the message before our code ran (kwargs that are not an object)."""
+    record_dead_letter(
+        task=str(getattr(sender, "name", sender)),
+        message_id=task_id,
+        args=args,
+        kwargs=kwargs,
+        kind="refused",
+        error=f"{type(exception).__name__}: {exception}",
+    )

@@ -1,0 +1,81 @@
+"""Dead letters: a message that no handler could turn into a task row is still recorded.
+
+A message whose kwargs are not an object, that carries positional arguments, names a task we
+do not have, or whose handling raised (a NUL byte PostgreSQL refuses, input nested thousands
+deep, an id that is not one) is acked and kept as an ``ai_error_logs`` row of type
+``message.*``: the task name, the broker message id, the error, and the body with secrets
+redacted and made storable, so an operator can list it and send it again. Recording never
+raises: a worker must not die of a message it cannot even record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from celery.utils.saferepr import saferepr
+
+from models import ErrorSeverity
+from worker.core.tenants import tenant_named_by
+from worker.durable import records
+from worker.security.redact import scrub, scrub_text
+
+log = logging.getLogger(__name__)
+
+#: Deeper than this, a body is kept as (truncated) text instead of JSON.
+_MAX_DEPTH = 64
+_MAX_TEXT = 16_000
+
+
+def record_dead_letter(
+    *, task: str, message_id: str | None, args: Any, kwargs: Any, kind: str, error: str
+) -> None:
+    """Keep a message that could not be handled, redacted, in ``ai_error_logs``."""
+    from worker.app.process import process_runtime  # the worker's own engine, built once
+
+    try:
+        body = {"args": _storable(scrub(args)), "kwargs": _storable(scrub(kwargs))}
+    except RecursionError:
+        body = {"text": _text(saferepr([args, kwargs], maxlevels=8))}
+    try:
+        engine = process_runtime().engine
+        with engine.begin() as connection:
+            tenant_id = tenant_named_by(connection, kwargs) if isinstance(kwargs, Mapping) else None
+            records.write(
+                connection,
+                errors=[
+                    records.error_log(
+                        records.Scope(tenant_id=tenant_id),
+                        error_type=f"message.{kind}",
+                        message=_text(scrub_text(f"{task}: {error}")),
+                        severity=ErrorSeverity.HIGH,
+                        context={"task": task, "broker_message_id": message_id, "body": body},
+                    )
+                ],
+            )
+    except Exception:
+        log.exception("could not record the dead letter of message %s (%s)", message_id, task)
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON PostgreSQL accepts: no NUL characters or lone surrogates in text, no
+    NaN, and no deeper than ``_MAX_DEPTH`` (the rest as a marker)."""
+    if depth > _MAX_DEPTH:
+        return "…(nested too deep to keep)"
+    if isinstance(value, str):
+        return _text(value)
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_text(str(key)): _storable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item, depth + 1) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _text(saferepr(value))
+
+
+def _text(text: str) -> str:
+    safe = text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe if len(safe) <= _MAX_TEXT else safe[:_MAX_TEXT] + "…(truncated)"
