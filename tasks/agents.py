@@ -5,23 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import InterfaceError, OperationalError
 
+from tasks.options import RETRY_ON_DATABASE_ERRORS
 from worker.app import app
 from worker.app.handlers import handle_run_task
 from worker.app.process import process_runtime
 
 
-@app.task(
-    name="agents.run_task",
-    bind=True,
-    acks_late=True,
-    max_retries=10,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-)
+@app.task(name="agents.run_task", bind=True, **RETRY_ON_DATABASE_ERRORS)
 def run_task(self: Task, **payload: Any) -> dict[str, str]:
     outcome = handle_run_task(process_runtime(), payload, self.request.id)
     return {"task_id": str(outcome.task_id), "status": outcome.status}

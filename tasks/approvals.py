@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import Task
+
+from tasks.options import RETRY_ON_DATABASE_ERRORS
 from worker.app import app
 from worker.app.handlers import handle_resolve_approval
 from worker.app.process import process_runtime
 
 
-@app.task(name="approvals.resolve", acks_late=True)
-def resolve(**payload: Any) -> dict[str, str]:
-    return handle_resolve_approval(process_runtime(), payload)
+@app.task(name="approvals.resolve", bind=True, **RETRY_ON_DATABASE_ERRORS)
+def resolve(self: Task, **payload: Any) -> dict[str, str]:
+    return handle_resolve_approval(process_runtime(), payload, self.request.id)

@@ -16,6 +16,7 @@ from worker.agents.runtime import Runtime
 from worker.agents.submission import InputTooLarge, create_task, message_key, record_rejected
 from worker.approvals.decisions import resolve
 from worker.approvals.errors import ApprovalError
+from worker.approvals.outcomes import record_refusal
 from worker.core.contract import (
     ExecutionReference,
     InvalidPayload,
@@ -116,8 +117,12 @@ def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dic
     return {"execution_id": str(execution_id), "status": status}
 
 
-def handle_resolve_approval(runtime: Runtime, payload: Mapping[str, Any]) -> dict[str, str]:
-    """``approvals.resolve``: refusals and late decisions are answered, never retried."""
+def handle_resolve_approval(
+    runtime: Runtime, payload: Mapping[str, Any], message_id: str | None = None
+) -> dict[str, str]:
+    """``approvals.resolve``: refusals and late decisions are answered, never retried, and
+    recorded where the sender can read them (audit_logs, or ai_error_logs when there is no
+    such approval), with the message they answer."""
     request = parse_payload(ResolveApprovalRequest, payload)
     try:
         view = resolve(
@@ -130,6 +135,7 @@ def handle_resolve_approval(runtime: Runtime, payload: Mapping[str, Any]) -> dic
         )
     except ApprovalError as error:
         log.warning("approval %s not resolved: %s", request.approval_id, error)
+        record_refusal(runtime.engine, request, error, message_id)
         return {
             "approval_id": str(request.approval_id),
             "status": "refused",

@@ -12,8 +12,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models import ApprovalKind, ApprovalStatus, AuditLog, EventType, TaskStatus
-from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
+from models import (
+    Approval,
+    ApprovalKind,
+    ApprovalStatus,
+    AuditLog,
+    ErrorSeverity,
+    EventType,
+    TaskStatus,
+)
+from worker.approvals.errors import ApprovalError, NotAllowed
+from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK, ResolveApprovalRequest
 from worker.durable import records
 from worker.durable.publishing import Wake
 from worker.durable.states import TASK
@@ -77,3 +86,53 @@ def record_and_wake(
     if approval.workflow_execution_id is not None:
         return [Wake(ADVANCE_WORKFLOW, {"execution_id": str(approval.workflow_execution_id)})]
     return []
+
+
+def record_refusal(
+    engine: sa.Engine,
+    request: ResolveApprovalRequest,
+    error: ApprovalError,
+    message_id: str | None,
+) -> None:
+    """Keep a refused decision where its sender can read it: an ``approval.refused`` audit row
+    of the approval (a refusal for lack of rights is audited where it is decided), or an
+    ai_error_logs row when there is no such approval."""
+    if isinstance(error, NotAllowed):
+        return
+    approval_id = str(request.approval_id)
+    with engine.begin() as connection:
+        approval = connection.execute(
+            sa.select(Approval.__table__).where(Approval.id == request.approval_id)
+        ).one_or_none()
+        if approval is None:
+            records.write(
+                connection,
+                errors=[
+                    records.error_log(
+                        records.Scope(tenant_id=None),
+                        error_type=f"approval.{error.code}",
+                        message=str(error),
+                        severity=ErrorSeverity.MEDIUM,
+                        context={
+                            "approval_id": approval_id,
+                            "user": request.user,
+                            "decision": request.decision,
+                            "broker_message_id": message_id,
+                        },
+                    )
+                ],
+            )
+            return
+        audit(
+            connection,
+            approval,
+            None,
+            request.user,
+            "approval.refused",
+            {
+                "attempted": request.decision,
+                "code": error.code,
+                "reason": str(error),
+                "broker_message_id": message_id,
+            },
+        )
