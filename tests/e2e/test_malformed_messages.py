@@ -18,7 +18,6 @@ from models import TaskStatus
 from tests.support.agents import add_agent
 from tests.support.stack import Stack, wait_until
 
-
 #: Stands for JSON nested thousands deep, which no encoder here would write.
 DEEP = "<json nested 3000 deep>"
 _DEEP_JSON = '{"down": ' * 3000 + '"bottom"' + "}" * 3000

@@ -71,6 +71,7 @@ def build_runtime(
     concurrency: int = 32,
     tools: ToolRegistry | None = None,
     heartbeat: bool = True,
+    on_heartbeat: Callable[[], None] | None = None,
 ) -> Runtime:
     # No transaction stays open across an LLM call, so a fraction of the concurrency suffices.
     engine = create_sync_engine(
@@ -96,6 +97,8 @@ def build_runtime(
         definitions=TTLCache(settings.definition_cache_seconds),
     )
     if heartbeat:
-        runtime.heartbeat = LeaseHeartbeat(engine, owner, settings.lease_seconds)
+        runtime.heartbeat = LeaseHeartbeat(
+            engine, owner, settings.lease_seconds, on_beat=on_heartbeat
+        )
         runtime.heartbeat.start()
     return runtime

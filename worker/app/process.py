@@ -3,16 +3,22 @@ the process shuts down."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
+from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import heartbeat_sent, worker_process_shutdown, worker_ready, worker_shutdown
 
 from worker.agents.runtime import Runtime, build_runtime
 from worker.app.celery_app import app
 from worker.core.settings import get_settings
 from worker.durable import schema
 from worker.durable.publishing import CeleryPublisher
+from worker.ops import liveness
+
+log = logging.getLogger(__name__)
 
 _process_runtime: Runtime | None = None
 _process_lock = threading.Lock()
@@ -25,10 +31,41 @@ def process_runtime() -> Runtime:
         if _process_runtime is None:
             settings = get_settings()
             concurrency = int(app.conf.worker_concurrency or 32)
-            runtime = build_runtime(settings, CeleryPublisher(app), concurrency=concurrency)
+            marks = _marks()
+            runtime = build_runtime(
+                settings,
+                CeleryPublisher(app),
+                concurrency=concurrency,
+                on_heartbeat=lambda: liveness.touch(marks, "leases"),
+            )
             schema.assert_schema_current(runtime.engine)
             _process_runtime = runtime
         return _process_runtime
+
+
+@functools.cache
+def _marks() -> Path:
+    """This process's liveness directory, made once."""
+    directory = Path(get_settings().liveness_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@worker_ready.connect
+def _start_at_once(**_: Any) -> None:
+    """Build the runtime when the worker is ready, not at its first task: the schema is
+    checked and the lease heartbeat (one of the liveness marks) runs from the start."""
+    try:
+        process_runtime()
+        liveness.touch(_marks(), "leases")
+    except Exception:
+        log.exception("the worker's runtime could not start; tasks will retry it")
+
+
+@heartbeat_sent.connect
+def _consumer_alive(**_: Any) -> None:
+    """Celery's event heartbeat comes from the consumer loop: a wedged loop stops it."""
+    liveness.touch(_marks(), "consumer")
 
 
 @worker_shutdown.connect

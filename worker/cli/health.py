@@ -19,6 +19,7 @@ from worker.ops.health import (
     Readiness,
     check_liveness,
     check_readiness,
+    check_worker_liveness,
 )
 
 
@@ -40,13 +41,25 @@ from worker.ops.health import (
     show_default=True,
     help="Seconds each check may take.",
 )
+@click.option(
+    "--worker",
+    "worker_marks",
+    is_flag=True,
+    help="With --liveness: also check that this host's worker processes show life (their "
+    "consumer loop and lease heartbeat), for a worker container's healthcheck.",
+)
 @click.option("--json", "as_json_output", is_flag=True, help="Print the result as JSON.")
-def health(liveness: bool, no_worker: bool, timeout: float, as_json_output: bool) -> None:
+def health(
+    liveness: bool, no_worker: bool, timeout: float, worker_marks: bool, as_json_output: bool
+) -> None:
     """Check the broker, the database (and its schema) and the workers."""
     if liveness:
         from worker.app import TASK_MODULES
 
-        _report(Readiness((check_liveness(TASK_MODULES),)), as_json_output)
+        checks = [check_liveness(TASK_MODULES)]
+        if worker_marks and checks[0].ok:
+            checks.append(check_worker_liveness(Settings.from_env()))
+        _report(Readiness(tuple(checks)), as_json_output)
     try:
         settings = Settings.from_env()
     except ConfigurationError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -59,6 +60,11 @@ class Settings(BaseModel):
     chunk_size: int = Field(default=800, gt=0)
     chunk_overlap: int = Field(default=100, ge=0)
     embedding_batch_size: int = Field(default=64, gt=0)
+
+    #: Where each worker process keeps its liveness marks (``worker.ops.liveness``).
+    liveness_dir: str = Field(default_factory=lambda: _default_liveness_dir())
+    #: A mark older than this makes ``agentworker health --liveness --worker`` fail.
+    liveness_max_age_seconds: float = Field(default=60.0, gt=0)
 
     fault_point: str | None = None
     log_level: str = "INFO"
@@ -137,6 +143,10 @@ _NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys"})
 
 
 @lru_cache(maxsize=1)
+def _default_liveness_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), "agentworker-liveness")
+
+
 def get_settings() -> Settings:
     """The process's settings, read once. Tests build their own ``Settings`` instead."""
     return Settings.from_env()

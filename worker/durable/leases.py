@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -218,10 +218,18 @@ class LeaseHeartbeat:
     """Renews, every ``lease_seconds / 3`` until stopped, the leases ``owner`` holds on the
     tasks it is executing now."""
 
-    def __init__(self, engine: sa.Engine, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        owner: str,
+        lease_seconds: float,
+        *,
+        on_beat: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._owner = owner
         self._lease = lease_seconds
+        self._on_beat = on_beat  # told after every beat that reached the database
         self._executing: set[uuid.UUID] = set()
         self._executing_lock = threading.Lock()
         self._stop = threading.Event()
@@ -268,5 +276,7 @@ class LeaseHeartbeat:
         while not self._stop.wait(self._lease / 3):
             try:
                 self.beat()
+                if self._on_beat is not None:
+                    self._on_beat()
             except Exception:  # the next beat retries; a dead DB shows up everywhere else
                 log.warning("lease heartbeat failed", exc_info=True)

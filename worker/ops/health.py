@@ -12,6 +12,7 @@ import importlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import exc as sa_exc
@@ -20,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from worker.core.errors import ConfigurationError
 from worker.core.settings import Settings
 from worker.durable.publishing import publishing_app
+from worker.ops import liveness
 from worker.security.redact import redact_text
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "check_liveness",
     "check_readiness",
     "check_worker",
+    "check_worker_liveness",
     "redact_url",
 ]
 
@@ -215,3 +218,10 @@ def check_readiness(
             else Check("worker", False, "not checked: the broker is unreachable")
         )
     return Readiness(tuple(checks))
+
+
+def check_worker_liveness(settings: Settings) -> Check:
+    """This host's worker processes show life: consumer loop and lease heartbeat marks fresh
+    (``worker.ops.liveness``)."""
+    alive = liveness.check(Path(settings.liveness_dir), settings.liveness_max_age_seconds)
+    return Check("worker process", alive.ok, alive.detail)
