@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from models import TaskStatus
 from tests.support.agents import add_agent, ensure_tenant
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import ROOT, Stack, wait_until
 from worker.agents.knowledge import ingest
 from worker.core.contract import IngestKnowledgeRequest
 from worker.llm.gateway import LLMGateway
@@ -89,3 +91,47 @@ def test_the_agent_finds_the_chunk_that_answers_and_never_another_tenants(stack:
     assert again.created is False
     assert stack.rows("SELECT count(*) AS n FROM chunks")[0].n == chunks_before
     assert len(_sources(stack)) == 3
+
+
+def test_ingest_reports_progress_after_each_batch_and_not_for_a_no_op(stack: Stack) -> None:
+    ensure_tenant(stack.engine, "acme")
+    settings = stack.client.settings.model_copy(update={"embedding_batch_size": 2})
+    request = IngestKnowledgeRequest(
+        tenant="acme", name="venues", text=VENUES, chunk_size=80, chunk_overlap=10
+    )
+    seen: list[tuple[int, int]] = []
+    gateway = LLMGateway(settings)
+    try:
+        result = ingest(
+            stack.engine, settings, gateway, request, on_progress=lambda *p: seen.append(p)
+        )
+        calls_before_the_no_op = len(seen)
+        ingest(stack.engine, settings, gateway, request, on_progress=lambda *p: seen.append(p))
+    finally:
+        gateway.close()
+
+    total = result.chunks
+    assert total > 2
+    assert seen == [(min(done, total), total) for done in range(0, total + 2, 2)][: len(seen)]
+    assert seen[0] == (0, total) and seen[-1] == (total, total)
+    assert len(seen) == calls_before_the_no_op
+
+
+def test_the_ingest_command_writes_one_progress_line_off_a_terminal(stack: Stack) -> None:
+    ensure_tenant(stack.engine, "acme")
+    agentworker = [sys.executable, "-c", "from worker.cli import main; main()"]
+    options = ["--tenant", "acme", "--name", "sponsors", "--text", SPONSORS, "--json"]
+    result = subprocess.run(
+        [*agentworker, "knowledge", "ingest", *options, "--chunk-size", "120"],
+        env=stack.worker_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    ingested = json.loads(result.stdout)  # stdout is the JSON and nothing else
+    assert ingested["created"] is True
+    assert result.stderr.splitlines() == [f"embedding {ingested['chunks']} chunks of 'sponsors'"]

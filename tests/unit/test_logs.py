@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import structlog
 from celery import Celery
 
 from worker.core.errors import ConfigurationError
@@ -119,6 +120,23 @@ def test_context_fields_come_in_a_stable_order(capture: Capture) -> None:
 
     core = ["ts", "level", "logger", "message"]
     assert list(capture.last()) == [*core, "task_id", "tenant_id", "step", "custom"]
+
+
+def test_other_bound_fields_follow_the_stable_ones_by_name(capture: Capture) -> None:
+    with log_context(zone="z", agent_run_id="r", approval_id="a", task_id="k"):
+        capture.logger.info("ordered", extra={"attempt": 1})
+
+    core = ["ts", "level", "logger", "message"]
+    expected = [*core, "task_id", "agent_run_id", "approval_id", "zone", "attempt"]
+    assert list(capture.last()) == expected
+
+
+def test_fields_bound_with_structlog_contextvars_are_on_the_line(capture: Capture) -> None:
+    with structlog.contextvars.bound_contextvars(step="embed"):
+        capture.logger.info("bound by structlog")
+        assert current_context() == {"step": "embed"}
+
+    assert capture.last()["step"] == "embed"
 
 
 def test_nested_contexts_add_to_and_restore_the_outer_one(capture: Capture) -> None:
@@ -255,16 +273,18 @@ def test_lines_without_an_exception_have_no_exception_fields(capture: Capture) -
     assert "exc_info" not in capture.last() and "exc_type" not in capture.last()
 
 
-def test_the_text_formatter_redacts_and_shows_the_context() -> None:
+def test_the_text_formatter_redacts_and_shows_the_fields() -> None:
     capture = Capture(TextFormatter(known_secrets=[KNOWN_SECRET]))
     try:
         with log_context(task_id="task-9"):
-            capture.logger.warning("using %s and %s", OPENAI_KEY, KNOWN_SECRET)
+            capture.logger.warning(
+                "using %s and %s", OPENAI_KEY, KNOWN_SECRET, extra={"attempt": 3}
+            )
     finally:
         capture.logger.removeHandler(capture.handler)
 
     text = capture.text()
-    assert "WARNING" in text and "[task_id=task-9]" in text
+    assert "WARNING" in text and "[task_id=task-9 attempt=3]" in text
     assert "using [REDACTED] and [REDACTED]" in text
     assert OPENAI_KEY not in text and KNOWN_SECRET not in text
 
@@ -303,6 +323,28 @@ def test_configure_logging_can_write_text(root_logger: logging.Logger) -> None:
     logging.getLogger("test.logs.text").info("hello")
 
     assert stream.getvalue().rstrip().endswith("INFO     test.logs.text: hello")
+
+
+def test_structlog_loggers_write_the_same_redacted_lines(root_logger: logging.Logger) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    log = structlog.get_logger("test.logs.structlog")
+
+    with log_context(task_id="task-5"):
+        log.info("claimed %s", "it", attempt=2, api_key=OPENAI_KEY)
+        log.debug("below the level")
+        try:
+            raise ValueError(f"bad key {OPENAI_KEY}")
+        except ValueError:
+            log.exception("failed")
+
+    claimed, failed = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert list(claimed) == ["ts", "level", "logger", "message", "task_id", "attempt", "api_key"]
+    assert claimed["message"] == "claimed it" and claimed["logger"] == "test.logs.structlog"
+    assert claimed["api_key"] == "[REDACTED]"
+    assert failed["level"] == "ERROR" and failed["exc_type"] == "ValueError"
+    assert "ValueError: bad key [REDACTED]" in failed["exc_info"]
+    assert OPENAI_KEY not in stream.getvalue()
 
 
 def test_an_unknown_level_is_a_configuration_error(root_logger: logging.Logger) -> None:

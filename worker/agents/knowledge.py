@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models import (
     EMBEDDING_DIM,
@@ -28,12 +28,13 @@ from worker.core.contract import IngestKnowledgeRequest
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings
 from worker.core.tenants import resolve_tenant
-from worker.durable import records
+from worker.durable.rows import insert_once
 from worker.llm.gateway import Attempt, LLMGateway, ProviderConfig
 from worker.llm.providers import resolve_provider
+from worker.security.redact import scrub
 
-_sources = KnowledgeSource.__table__
-_chunks = Chunk.__table__
+_sources = cast(sa.Table, KnowledgeSource.__table__)
+_chunks = cast(sa.Table, Chunk.__table__)
 
 
 class KnowledgeInputError(AgentWorkerError):
@@ -142,12 +143,21 @@ def read_document(request: IngestKnowledgeRequest) -> tuple[str, SourceType, str
     return text, kind, str(path)
 
 
+#: ``on_progress(embedded, total)``: how many of the document's chunks are embedded, the slow
+#: part of an ingest. Called with 0 once the document is chunked, then after each batch.
+IngestProgress = Callable[[int, int], None]
+
+
 def ingest(
     engine: sa.Engine,
     settings: Settings,
     gateway: LLMGateway,
     request: IngestKnowledgeRequest,
+    *,
+    on_progress: IngestProgress | None = None,
 ) -> IngestResult:
+    """Chunk, embed and store a document as a tenant's knowledge source; a no-op (no
+    ``on_progress`` call) when the tenant already has the same content ready."""
     text, kind, uri = read_document(request)
     if not text.strip():
         raise KnowledgeInputError(f"document '{request.name}' is empty")
@@ -162,36 +172,27 @@ def ingest(
     with engine.begin() as connection:
         tenant_id = resolve_tenant(connection, request.tenant)
         embed = embedder_for(connection, settings, gateway, tenant_id)
-        inserted = connection.execute(
-            pg_insert(_sources)
-            .values(
-                tenant_id=tenant_id,
-                name=request.name,
-                source_type=kind,
-                uri=uri,
-                content_hash=digest,
-                chunk_size=size,
-                chunk_overlap=overlap,
-                embedding_model=embed.model,
-                metadata=records.scrub(request.metadata),
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "content_hash"])
-            .returning(_sources.c.id)
-        ).scalar_one_or_none()
-        if inserted is None:
-            existing = connection.execute(
-                sa.select(_sources.c.id, _sources.c.status, _sources.c.chunk_count).where(
-                    _sources.c.tenant_id == tenant_id, _sources.c.content_hash == digest
-                )
-            ).one()
-            if existing.status == SourceStatus.READY:
-                return IngestResult(existing.id, False, existing.chunk_count)
-            source_id = existing.id  # an earlier ingest stopped half-way: redo it
-        else:
-            source_id = inserted
-    vectors: list[list[float]] = []
-    for start in range(0, len(pieces), settings.embedding_batch_size):
-        vectors.extend(embed(pieces[start : start + settings.embedding_batch_size]))
+        source = insert_once(
+            connection,
+            _sources,
+            {
+                "tenant_id": tenant_id,
+                "name": request.name,
+                "source_type": kind,
+                "uri": uri,
+                "content_hash": digest,
+                "chunk_size": size,
+                "chunk_overlap": overlap,
+                "embedding_model": embed.model,
+                "metadata": scrub(request.metadata),
+            },
+            key=("tenant_id", "content_hash"),
+            returning=(_sources.c.id, _sources.c.status, _sources.c.chunk_count),
+        )
+    if not source.created and source.row.status == SourceStatus.READY:
+        return IngestResult(source.row.id, False, source.row.chunk_count)
+    source_id = source.row.id  # new, or an earlier ingest stopped half-way: redo it
+    vectors = _embed_all(embed, pieces, settings.embedding_batch_size, on_progress)
     with engine.begin() as connection:
         connection.execute(sa.delete(_chunks).where(_chunks.c.source_id == source_id))
         connection.execute(
@@ -214,6 +215,19 @@ def ingest(
             .values(status=SourceStatus.READY, chunk_count=len(pieces), error=None)
         )
     return IngestResult(source_id, True, len(pieces))
+
+
+def _embed_all(
+    embed: Embedder, pieces: list[str], batch_size: int, on_progress: IngestProgress | None
+) -> list[list[float]]:
+    vectors: list[list[float]] = []
+    if on_progress is not None:
+        on_progress(0, len(pieces))
+    for start in range(0, len(pieces), batch_size):
+        vectors.extend(embed(pieces[start : start + batch_size]))
+        if on_progress is not None:
+            on_progress(len(vectors), len(pieces))
+    return vectors
 
 
 def search(

@@ -1,10 +1,17 @@
-"""``agentworker knowledge ingest | search``: run in this process, no worker needed."""
+"""``agentworker knowledge ingest | search``: run in this process, no worker needed.
+
+``ingest`` shows a progress bar on stderr while the chunks are embedded (the slow part) when
+stderr is a terminal, and one line ("embedding N chunks of 'name'") when it is not, so stdout
+stays clean for scripts and ``--json``.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 import click
 import sqlalchemy as sa
@@ -71,12 +78,13 @@ def ingest_command(
     request = parse_payload(
         IngestKnowledgeRequest, {k: v for k, v in fields.items() if v is not None}
     )
-    with _services() as services:
+    with _services() as services, EmbeddingProgress(name) as progress:
         result = ingest(
             services.engine,
             services.settings,
             services.gateway,
             request,
+            on_progress=progress,
         )
     if as_json_output:
         click.echo(as_json(result))
@@ -84,6 +92,38 @@ def ingest_command(
         click.echo(f"ingested '{name}': {result.chunks} chunks (source {result.source_id})")
     else:
         click.echo(f"'{name}' has the same content as source {result.source_id}: nothing to do")
+
+
+class EmbeddingProgress:
+    """An ``ingest`` ``on_progress`` callback drawn as a ``click.progressbar`` on ``file``
+    (stderr by default). The bar is made at the first call, when the number of chunks is
+    known; a no-op ingest makes none. Off a terminal, click writes the label once."""
+
+    def __init__(self, name: str, file: TextIO | None = None) -> None:
+        self._name = name
+        self._file = file
+        self._bar: Any = None  # click's ProgressBar (a private class)
+        self._embedded = 0
+
+    def __call__(self, embedded: int, total: int) -> None:
+        if self._bar is None:
+            file = self._file if self._file is not None else sys.stderr
+            self._bar = click.progressbar(
+                length=total,
+                label=f"embedding {total} chunks of '{self._name}'",
+                show_pos=True,
+                file=file,
+            )
+            self._bar.__enter__()
+        self._bar.update(embedded - self._embedded)
+        self._embedded = embedded
+
+    def __enter__(self) -> EmbeddingProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 @knowledge.command("search")

@@ -1,14 +1,12 @@
 """Structured logs: one JSON object per line, with stable fields (CONVENTIONS 17).
 
 Every line has ``ts`` (ISO 8601, UTC), ``level``, ``logger`` and ``message``; then the context
-that is known where the line was logged (``task_id``, ``tenant_id``, ``agent_run_id``,
-``workflow_execution_id``, ``step``, ``celery_task_id``, ``celery_task_name``, and anything
-else bound); then the record's ``extra=`` fields; then ``exc_type`` / ``exc_info`` for errors.
-Messages, context, extra fields and tracebacks are redacted (``worker.security.redact``) with the
-credential patterns and the secrets found in the environment.
-
-Context lives in a ``contextvars.ContextVar``, so it follows the code that set it: each thread of
-Celery's threads pool, and each asyncio task, sees only its own.
+bound where the line was logged (``task_id``, ``tenant_id``, ``agent_run_id``,
+``workflow_execution_id``, ``step``, ``action``, ``celery_task_id``, ``celery_task_name``, then
+anything else bound); then the line's own fields (``extra=``); then ``exc_type`` / ``exc_info``
+/ ``stack``; all of it redacted. ``worker.ops.log_format`` shapes the line; this module puts
+its formatter on the root logger (``configure_logging``, which also points
+``structlog.get_logger()`` loggers at it) and binds Celery's task ids.
 
     with log_context(task_id=task.id, tenant_id=task.tenant_id):
         log.info("claimed")                     # {"message": "claimed", "task_id": "…", …}
@@ -20,29 +18,27 @@ a task's kwargs (``task_id``, ``execution_id``, ``tenant``, ``approval_id``) whi
 
 from __future__ import annotations
 
-import contextvars
-import json as _json
 import logging
-import math
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any, TextIO
+
+import structlog
+from structlog.typing import Processor
 
 from worker.core.errors import ConfigurationError
 from worker.core.log_context import (
-    _EMPTY,
     CONTEXT_FIELDS,
-    _context,
+    Bound,
     bind,
+    clear_context,
     current_context,
     log_context,
     unbind,
 )
-from worker.security.redact import redact, redact_text, secrets_from_environment
+from worker.ops.log_format import JsonFormatter, TextFormatter
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -57,120 +53,19 @@ __all__ = [
     "uninstall_celery_hooks",
 ]
 
-# --- formatting -------------------------------------------------------------------------------
-
-#: Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_RECORD_ATTRIBUTES = frozenset(
-    {
-        *logging.LogRecord("", logging.INFO, "", 0, "", (), None).__dict__,
-        "message",
-        "asctime",
-        "taskName",
-    }
-)
-_CORE_FIELDS = frozenset({"ts", "level", "logger", "message", "exc_type", "exc_info", "stack"})
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, the bound context,
-    the record's extra fields, and ``exc_type`` / ``exc_info`` / ``stack`` when present.
-
-    Everything but the level and logger name is redacted; ``known_secrets`` defaults to the
-    secrets found in the environment when the formatter is made. An extra field named like a
-    core field (``ts``, ``level``, ``logger``, ``message``, …) cannot replace it.
-    """
-
-    def __init__(self, *, known_secrets: Iterable[str] | None = None) -> None:
-        super().__init__()
-        secrets = secrets_from_environment() if known_secrets is None else known_secrets
-        self._secrets = tuple(secrets)
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": _timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": redact_text(record.getMessage(), known_secrets=self._secrets),
-        }
-        fields = _ordered_context(_context.get())
-        fields.update(
-            (key, value)
-            for key, value in record.__dict__.items()
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
-        )
-        line.update(
-            (key, value)
-            for key, value in _jsonable(redact(fields, known_secrets=self._secrets)).items()
-            if key not in _CORE_FIELDS
-        )
-        if record.exc_info and record.exc_info[0] is not None:
-            line["exc_type"] = record.exc_info[0].__name__
-        exception = record.exc_text or (
-            self.formatException(record.exc_info) if record.exc_info else None
-        )
-        if exception:
-            line["exc_info"] = redact_text(exception, known_secrets=self._secrets)
-        if record.stack_info:
-            line["stack"] = redact_text(
-                self.formatStack(record.stack_info), known_secrets=self._secrets
-            )
-        return _json.dumps(line, ensure_ascii=False, allow_nan=False)
-
-
-class TextFormatter(logging.Formatter):
-    """Human-readable lines for a terminal (``configure_logging(json=False)``): time, level,
-    logger, message and ``[key=value …]`` context, redacted like the JSON lines."""
-
-    def __init__(self, *, known_secrets: Iterable[str] | None = None) -> None:
-        super().__init__("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
-        secrets = secrets_from_environment() if known_secrets is None else known_secrets
-        self._secrets = tuple(secrets)
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        context = _ordered_context(_context.get())
-        if context:
-            pairs = " ".join(f"{key}={value}" for key, value in context.items())
-            first, newline, rest = text.partition("\n")
-            text = f"{first} [{pairs}]{newline}{rest}"
-        return redact_text(text, known_secrets=self._secrets)
-
-
-def _timestamp(created: float) -> str:
-    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-def _ordered_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    ordered = {key: context[key] for key in CONTEXT_FIELDS if key in context}
-    ordered.update((key, value) for key, value in context.items() if key not in ordered)
-    return ordered
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` (already redacted) as something ``json.dumps`` writes as valid JSON."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal | uuid.UUID):
-        return str(value)
-    return str(value)
-
-
 # --- configuration ----------------------------------------------------------------------------
 
 _lock = threading.Lock()
 #: Libraries that log every request at INFO: one line per LLM call (httpx) says nothing the
 #: event log does not, and costs the worker CPU. Their warnings still come through.
 _CHATTY_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2")
+#: A structlog logger's entries become stdlib records for the formatters.
+_STRUCTLOG_PROCESSORS: list[Processor] = [
+    structlog.stdlib.filter_by_level,
+    structlog.stdlib.PositionalArgumentsFormatter(),
+    structlog.processors.StackInfoRenderer(),
+    structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+]
 
 
 def configure_logging(
@@ -181,7 +76,8 @@ def configure_logging(
     logfile: str | None = None,
 ) -> logging.Handler:
     """Send the root logger's records at ``level`` and above to ``stream`` (stderr by
-    default) or ``logfile``, as JSON lines (or human-readable text with ``json=False``).
+    default) or ``logfile``, as JSON lines (or human-readable text with ``json=False``);
+    ``structlog.get_logger()`` loggers write through the same handler.
 
     Idempotent: a second call replaces the handler the first installed instead of adding one.
     Handlers others installed (pytest's, a library's) are left alone. Returns the handler.
@@ -203,7 +99,19 @@ def configure_logging(
         root.setLevel(number)
         for name in _CHATTY_LIBRARIES:
             logging.getLogger(name).setLevel(max(number, logging.WARNING))
+        structlog.configure(
+            processors=_STRUCTLOG_PROCESSORS,
+            logger_factory=_stdlib_logger,
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=True,
+        )
     return handler
+
+
+def _stdlib_logger(*args: Any) -> logging.Logger:
+    """The stdlib logger behind ``structlog.get_logger(name)``. Not structlog's
+    ``LoggerFactory``: that one swaps the logger class of the whole process."""
+    return logging.getLogger(args[0] if args else "structlog")
 
 
 def level_number(level: str | int) -> int:
@@ -230,8 +138,8 @@ _KWARG_FIELDS = {
     "execution_id": "workflow_execution_id",
     "approval_id": "approval_id",
 }
-_celery_tokens: dict[tuple[str, int], contextvars.Token[Mapping[str, Any]]] = {}
-_celery_tokens_lock = threading.Lock()
+_celery_bindings: dict[tuple[str, int], Bound] = {}
+_celery_bindings_lock = threading.Lock()
 
 
 def install_celery_hooks() -> None:
@@ -285,20 +193,20 @@ def _on_task_prerun(
     tenant = _identifier((kwargs or {}).get("tenant"))
     if tenant is not None:
         fields["tenant_id" if _is_uuid(tenant) else "tenant"] = tenant
-    token = bind(**fields)
-    with _celery_tokens_lock:
-        _celery_tokens[(str(task_id), threading.get_ident())] = token
+    bound = bind(**fields)
+    with _celery_bindings_lock:
+        _celery_bindings[(str(task_id), threading.get_ident())] = bound
 
 
 def _on_task_postrun(task_id: str | None = None, **_: Any) -> None:
-    with _celery_tokens_lock:
-        token = _celery_tokens.pop((str(task_id), threading.get_ident()), None)
-    if token is None:
+    with _celery_bindings_lock:
+        bound = _celery_bindings.pop((str(task_id), threading.get_ident()), None)
+    if bound is None:
         return
     try:
-        unbind(token)
+        unbind(bound)
     except ValueError:  # bound in another context (a pool that does not keep one per task)
-        _context.set(_EMPTY)
+        clear_context()
 
 
 def _identifier(value: Any) -> str | None:
