@@ -7,8 +7,23 @@ from typing import Any
 
 import pytest
 
-from models import AgentRunStatus, ApprovalStatus, ExecutionStatus, StepRunStatus, TaskStatus
-from worker.durable.states import AGENT_RUN, APPROVAL, EXECUTION, STEP_RUN, TASK, StateMachine
+from models import (
+    AgentRunStatus,
+    ApprovalStatus,
+    ExecutionStatus,
+    SourceStatus,
+    StepRunStatus,
+    TaskStatus,
+)
+from worker.durable.states import (
+    AGENT_RUN,
+    APPROVAL,
+    EXECUTION,
+    KNOWLEDGE_SOURCE,
+    STEP_RUN,
+    TASK,
+    StateMachine,
+)
 
 MACHINES = [
     pytest.param(TASK, TaskStatus, TaskStatus.PENDING, id="task"),
@@ -210,3 +225,11 @@ def test_a_task_awaits_approval_only_from_running() -> None:
 def test_a_step_awaiting_approval_may_complete_or_be_skipped_directly() -> None:
     assert STEP_RUN.can(StepRunStatus.AWAITING_APPROVAL, StepRunStatus.COMPLETED)
     assert STEP_RUN.can(StepRunStatus.AWAITING_APPROVAL, StepRunStatus.SKIPPED)
+
+
+def test_a_knowledge_source_is_ready_once_and_an_unfinished_one_can_be_finished() -> None:
+    assert KNOWLEDGE_SOURCE.terminal == {SourceStatus.READY}
+    assert KNOWLEDGE_SOURCE.sources(SourceStatus.READY) == {
+        SourceStatus.PENDING,
+        SourceStatus.FAILED,
+    }

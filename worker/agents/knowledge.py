@@ -29,6 +29,7 @@ from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings
 from worker.core.tenants import resolve_tenant
 from worker.durable.rows import insert_once
+from worker.durable.states import KNOWLEDGE_SOURCE
 from worker.llm.gateway import Attempt, LLMGateway, ProviderConfig
 from worker.llm.providers import resolve_provider
 from worker.security.redact import scrub
@@ -209,10 +210,11 @@ def ingest(
                 for i, (piece, vector) in enumerate(zip(pieces, vectors, strict=True))
             ],
         )
-        connection.execute(
-            sa.update(_sources)
-            .where(_sources.c.id == source_id)
-            .values(status=SourceStatus.READY, chunk_count=len(pieces), error=None)
+        KNOWLEDGE_SOURCE.apply(
+            connection,
+            source_id,
+            SourceStatus.READY,
+            values={"chunk_count": len(pieces), "error": None},
         )
     return IngestResult(source_id, True, len(pieces))
 

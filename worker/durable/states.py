@@ -25,6 +25,8 @@ from models import (
     Approval,
     ApprovalStatus,
     ExecutionStatus,
+    KnowledgeSource,
+    SourceStatus,
     StepRunStatus,
     Task,
     TaskStatus,
@@ -196,5 +198,18 @@ APPROVAL = _machine(
         A.REJECTED: set(),
         A.EXPIRED: set(),
         A.CANCELLED: set(),
+    },
+)
+
+K = SourceStatus
+#: A knowledge source is READY once all its chunks are stored; an ingest that stopped half-way
+#: leaves it PENDING (or FAILED) and the next ingest of the same content finishes it.
+KNOWLEDGE_SOURCE = _machine(
+    "knowledge source",
+    KnowledgeSource.__table__,  # type: ignore[arg-type]
+    {
+        K.PENDING: {K.READY, K.FAILED},
+        K.FAILED: {K.PENDING, K.READY},
+        K.READY: set(),
     },
 )
