@@ -233,11 +233,24 @@ def _embed_all(
 
 
 def search(
-    connection: sa.Connection, embed: Embedder, tenant_id: uuid.UUID, query: str, k: int = 5
+    engine: sa.Engine,
+    embed: Callable[[list[str]], list[list[float]]],
+    tenant_id: uuid.UUID,
+    query: str,
+    k: int = 5,
 ) -> list[Hit]:
+    """The tenant's ``k`` chunks nearest to ``query``. The query is embedded (an HTTP call)
+    before a connection is taken: none is held while the provider answers."""
     if not query.strip():
         raise KnowledgeInputError("the search query is empty")
     vector = embed([query])[0]
+    with engine.begin() as connection:
+        return _nearest(connection, tenant_id, vector, k)
+
+
+def _nearest(
+    connection: sa.Connection, tenant_id: uuid.UUID, vector: list[float], k: int
+) -> list[Hit]:
     distance = _chunks.c.embedding.cosine_distance(vector)
     connection.execute(sa.text("SET LOCAL hnsw.iterative_scan = strict_order"))
     rows = connection.execute(

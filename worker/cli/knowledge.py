@@ -133,10 +133,11 @@ class EmbeddingProgress:
 @click.argument("query")
 def search_command(tenant: str, k: int, as_json_output: bool, query: str) -> None:
     """The tenant's passages nearest to QUERY, best first."""
-    with _services() as services, services.engine.begin() as connection:
-        tenant_id = resolve_tenant(connection, tenant)
-        embed = embedder_for(connection, services.settings, services.gateway, tenant_id)
-        hits = search(connection, embed, tenant_id, query, k)
+    with _services() as services:
+        with services.engine.begin() as connection:
+            tenant_id = resolve_tenant(connection, tenant)
+            embed = embedder_for(connection, services.settings, services.gateway, tenant_id)
+        hits = search(services.engine, embed, tenant_id, query, k)
     if as_json_output:
         click.echo(as_json(hits))
         return

@@ -99,8 +99,7 @@ def search_knowledge(
     runtime = context.services["runtime"]
     with runtime.engine.begin() as connection:
         embed = embedder_for(connection, runtime.settings, runtime.gateway, context.tenant_id)
-    with runtime.engine.begin() as connection:
-        hits = search(connection, embed, context.tenant_id, query, k)
+    hits = search(runtime.engine, embed, context.tenant_id, query, k)
     return [
         {
             "source": hit.source_name,
