@@ -142,11 +142,11 @@ def _parse_prices(raw: str) -> dict[str, tuple[Decimal, Decimal]]:
 _NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys"})
 
 
-@lru_cache(maxsize=1)
 def _default_liveness_dir() -> str:
     return os.path.join(tempfile.gettempdir(), "agentworker-liveness")
 
 
+@lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings, read once. Tests build their own ``Settings`` instead."""
     return Settings.from_env()
