@@ -130,21 +130,7 @@ def cancel_execution(engine: sa.Engine, execution_id: uuid.UUID, *, reason: str)
             if exists is None:
                 raise ExecutionNotFound(f"no workflow execution {execution_id}")
             return False
-        cancel_pending(connection, execution_id=execution_id, reason=reason)
-        TASK.apply_all(
-            connection,
-            TaskStatus.CANCELLED,
-            where=[_tasks.c.workflow_execution_id == execution_id],
-            sources=[TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.AWAITING_APPROVAL],
-            values={"finished_at": sa.func.now(), "error": reason},
-        )
-        STEP_RUN.apply_all(
-            connection,
-            StepRunStatus.CANCELLED,
-            where=[_step_runs.c.execution_id == execution_id],
-            sources=[StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.AWAITING_APPROVAL],
-            values={"finished_at": sa.func.now()},
-        )
+        stop_work(connection, execution_id, reason)
         records.write(
             connection,
             events=[
@@ -157,3 +143,27 @@ def cancel_execution(engine: sa.Engine, execution_id: uuid.UUID, *, reason: str)
             ],
         )
     return True
+
+
+def stop_work(connection: sa.Connection, execution_id: uuid.UUID, reason: str) -> None:
+    """An execution has ended (cancelled or failed): nothing of it may go on. Its pending
+    approvals and those its steps' tools asked for are cancelled, its unfinished tasks are
+    CANCELLED (a running one stops at its next checkpoint) and so are its unfinished step
+    runs; in the caller's transaction."""
+    cancel_pending(connection, execution_id=execution_id, reason=reason)
+    unfinished = TASK.apply_all(
+        connection,
+        TaskStatus.CANCELLED,
+        where=[_tasks.c.workflow_execution_id == execution_id],
+        sources=[TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.AWAITING_APPROVAL],
+        values={"finished_at": sa.func.now(), "error": reason, "error_code": "cancelled"},
+    )
+    for task in unfinished:
+        cancel_pending(connection, task_id=task.id, reason=reason)
+    STEP_RUN.apply_all(
+        connection,
+        StepRunStatus.CANCELLED,
+        where=[_step_runs.c.execution_id == execution_id],
+        sources=[StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.AWAITING_APPROVAL],
+        values={"finished_at": sa.func.now()},
+    )

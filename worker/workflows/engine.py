@@ -24,11 +24,11 @@ from models import (
     ExecutionStatus,
     StepRunStatus,
 )
-from worker.approvals.cancelling import cancel_pending
 from worker.durable import records
 from worker.durable.publishing import Publisher
 from worker.durable.states import EXECUTION
 from worker.workflows.advancing import Advance, Fail, Wait
+from worker.workflows.cancellation import stop_work
 from worker.workflows.catalog import ExecutionNotFound
 from worker.workflows.definition import parse_definition
 from worker.workflows.steps import run_step
@@ -81,7 +81,7 @@ def fail_execution(engine: sa.Engine, execution_id: uuid.UUID, reason: str) -> s
                 sa.select(_executions.c.status).where(_executions.c.id == execution_id)
             ).scalar_one_or_none()
             return str(current) if current is not None else "missing"
-        cancel_pending(connection, execution_id=execution_id, reason=f"workflow failed: {reason}")
+        stop_work(connection, execution_id, f"workflow failed: {reason}")
         records.write(
             connection,
             events=[
@@ -201,9 +201,7 @@ def _fail(state: Advance, status: ExecutionStatus, reason: str) -> ExecutionStat
             "step_states": state.step_states(),
         },
     )
-    cancel_pending(
-        state.connection, execution_id=state.execution.id, reason=f"workflow failed: {reason}"
-    )
+    stop_work(state.connection, state.execution.id, f"workflow failed: {reason}")
     records.write(
         state.connection,
         events=[
