@@ -90,6 +90,7 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         UniqueConstraint("tenant_id", "idempotency_key"),
         CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint("hand_backs >= 0", name="hand_backs_nonnegative"),
         Index("ix_tasks_status_updated_at", "status", "updated_at"),
         Index("ix_tasks_tenant_id_created_at", "tenant_id", "created_at"),
     )
@@ -121,6 +122,10 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer, default=5, server_default=text("5"))
+    #: Claims a worker ended by handing the task back on purpose (a long Retry-After, a wait
+    #: for a person, a database error): ``attempts - hand_backs`` claims ended otherwise (a
+    #: worker died), and only those count against ``max_attempts``.
+    hand_backs: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     broker_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     queue: Mapped[str | None] = mapped_column(String(64))
     not_before: Mapped[datetime | None]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from models import ExecutionStatus
+from models import ExecutionStatus, TaskStatus
 from tests.support.agents import add_agent
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow
@@ -24,6 +24,7 @@ from worker.agents.submission import create_task
 from worker.app.handlers import handle_advance_workflow
 from worker.core.contract import RunTaskRequest
 from worker.core.settings import Settings
+from worker.durable.leases import ClaimedTask, claim_task, release_task
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
 
@@ -113,3 +114,23 @@ def test_an_error_inside_an_advance_fails_the_execution_with_the_error(
     assert result["status"] == ExecutionStatus.FAILED.value
     assert execution.status == ExecutionStatus.FAILED.value
     assert "unknown agent 'second'" in execution.error_log["error"]
+
+
+def test_a_task_handed_back_on_purpose_many_times_is_not_given_up(engine: sa.Engine) -> None:
+    """Waiting for a Retry-After or for a person hands the task back; only claims that ended
+    without a hand-back (a worker died) count against max_attempts."""
+    add_agent(engine, "helper")
+    with engine.begin() as connection:
+        task_id = create_task(
+            connection,
+            Settings(),
+            RunTaskRequest(tenant="acme", agent="helper", input="hi"),
+            idempotency_key=None,
+        ).task_id
+    for _ in range(8):  # each claim is followed by a deliberate hand-back (e.g. a deferral)
+        with engine.begin() as connection:
+            claimed = claim_task(connection, task_id, "worker-1", 60)
+            assert isinstance(claimed, ClaimedTask), f"given up after {_} hand-backs"
+            assert release_task(connection, task_id, "worker-1", TaskStatus.PENDING)
+    with engine.begin() as connection:
+        assert isinstance(claim_task(connection, task_id, "worker-1", 60), ClaimedTask)

@@ -80,13 +80,18 @@ def _claimable() -> sa.ColumnElement[bool]:
     )
 
 
+def _unfinished_claims() -> sa.ColumnElement[int]:
+    """Claims that ended without the worker handing the task back: its worker died."""
+    return Task.attempts - Task.hand_backs
+
+
 def _claim_statement() -> sa.Update:
     # Parameter names differ from the columns': SQLAlchemy would read a parameter named like a
     # column as one more SET value.
     now = sa.func.now()
     return (
         sa.update(_tasks)
-        .where(_claimable(), Task.attempts < Task.max_attempts)
+        .where(_claimable(), _unfinished_claims() < Task.max_attempts)
         .values(
             status=TaskStatus.RUNNING,
             lease_owner=sa.bindparam("claim_owner", type_=_tasks.c.lease_owner.type),
@@ -104,12 +109,12 @@ _CLAIM = _claim_statement()
 _GIVE_UP = TASK.bulk_statement(
     TaskStatus.FAILED,
     sources=[TaskStatus.PENDING, TaskStatus.RUNNING],
-    where=[_claimable(), Task.attempts >= Task.max_attempts],
+    where=[_claimable(), _unfinished_claims() >= Task.max_attempts],
     values={
         "error": sa.func.concat(
             "gave up after ",
-            Task.attempts,
-            " attempts (max_attempts): none of them finished, e.g. its worker was killed "
+            _unfinished_claims(),
+            " attempts that did not finish (max_attempts), e.g. its worker was killed "
             "each time; see the task's events and the workers' logs",
         ),
         "error_code": "too_many_attempts",
@@ -205,13 +210,18 @@ def release(
 ) -> sa.Update:
     """The UPDATE ``release_task`` runs (``RETURNING id``), for embedding in a larger
     statement; the ids may be bind parameters."""
+    handed_back = {"hand_backs": Task.hand_backs + 1} if target in _HAND_BACKS else {}
     return TASK.statement(
         task_id,
         target,
         sources=[TaskStatus.RUNNING],
         where=[Task.lease_owner == owner],
-        values={**values, "lease_owner": None, "lease_expires_at": None},
+        values={**values, **handed_back, "lease_owner": None, "lease_expires_at": None},
     )
+
+
+#: Releasing to these hands the task back to run again later: not a used-up attempt.
+_HAND_BACKS = frozenset({TaskStatus.PENDING, TaskStatus.AWAITING_APPROVAL})
 
 
 class LeaseHeartbeat:
