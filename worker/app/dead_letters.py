@@ -11,6 +11,7 @@ raises: a worker must not die of a message it cannot even record.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,8 +66,8 @@ def _storable(value: Any, depth: int = 0) -> Any:
         return "…(nested too deep to keep)"
     if isinstance(value, str):
         return _text(value)
-    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
-        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and infinities are not JSON
     if isinstance(value, Mapping):
         return {_text(str(key)): _storable(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
