@@ -22,6 +22,10 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 QUEUES = ("agents", "workflows", "maintenance", "celery")
 
 
+#: Set by `.ci/run` once it has made sure a RabbitMQ answers: then this test must run.
+REQUIRE_AMQP = "AGENTWORKER_REQUIRE_AMQP"
+
+
 def _purge(url: str) -> None:
     with Connection(url, connect_timeout=5) as connection:
         channel = connection.default_channel
@@ -40,12 +44,15 @@ def _skip_unless_something_answers(url: str) -> None:
         socket.create_connection((host, port), timeout=3).close()
     except OSError as error:
         where = "from AMQP_URL" if os.environ.get("AMQP_URL") else "the default; AMQP_URL is unset"
-        pytest.skip(
+        reason = (
             f"optional RabbitMQ broker {connection.as_uri()} ({where}) not tried: nothing "
             f"answers on {host}:{port} ({error}). To run this test, start RabbitMQ there "
-            "(`.ci/run` installs and starts rabbitmq-server when it can; or `docker run -d "
+            "(`.ci/run` installs and starts rabbitmq-server; or `docker run -d "
             "-p 5672:5672 rabbitmq`), or set AMQP_URL=amqp://user:password@host:port/vhost"
         )
+        if os.environ.get(REQUIRE_AMQP) == "1":  # CI started a broker: not finding it fails
+            pytest.fail(f"{REQUIRE_AMQP}=1 but the {reason}")
+        pytest.skip(reason)
 
 
 @pytest.fixture
