@@ -29,9 +29,10 @@ from worker.core.contract import (
 from worker.core.errors import AgentWorkerError
 from worker.core.tenants import UnknownTenant, tenant_named_by
 from worker.durable import records
+from worker.workflows.cancellation import fail_execution
 from worker.workflows.catalog import ExecutionNotFound, UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
-from worker.workflows.engine import advance, fail_execution
+from worker.workflows.engine import advance
 
 log = logging.getLogger(__name__)
 

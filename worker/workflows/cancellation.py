@@ -116,33 +116,67 @@ def cancel_execution(engine: sa.Engine, execution_id: uuid.UUID, *, reason: str)
     """Cancel the execution, its pending approvals and its unfinished step tasks; running
     steps stop at their next checkpoint. False if it had already ended."""
     with engine.begin() as connection:
-        moved = EXECUTION.apply(
+        ended = _end(
             connection,
             execution_id,
             ExecutionStatus.CANCELLED,
-            values={"completed_at": sa.func.now(), "error_log": {"cancelled": reason}},
-            returning=[_executions.c.tenant_id],
+            error_log={"cancelled": reason},
+            reason=reason,
+            event=(EventType.STATE_CHANGE, f"execution cancelled: {reason}", {"to": "cancelled"}),
         )
-        if moved is None:
-            exists = connection.execute(
-                sa.select(_executions.c.id).where(_executions.c.id == execution_id)
-            ).scalar_one_or_none()
-            if exists is None:
-                raise ExecutionNotFound(f"no workflow execution {execution_id}")
-            return False
-        stop_work(connection, execution_id, reason)
-        records.write(
+        if not ended and _status(connection, execution_id) is None:
+            raise ExecutionNotFound(f"no workflow execution {execution_id}")
+    return ended
+
+
+def fail_execution(engine: sa.Engine, execution_id: uuid.UUID, reason: str) -> str:
+    """End the execution FAILED with ``reason`` (an advance of it raised: retrying the same
+    advance would raise again), stopping its work. Returns its status."""
+    with engine.begin() as connection:
+        failed = f"workflow failed: {reason}"
+        if _end(
             connection,
-            events=[
-                records.event(
-                    records.Scope(moved.tenant_id, workflow_execution_id=execution_id),
-                    EventType.STATE_CHANGE,
-                    f"execution cancelled: {reason}",
-                    {"to": "cancelled"},
-                )
-            ],
-        )
+            execution_id,
+            ExecutionStatus.FAILED,
+            error_log={"error": reason},
+            reason=failed,
+            event=(EventType.ERROR, failed, {"code": "advance_failed"}),
+        ):
+            return ExecutionStatus.FAILED.value
+        return _status(connection, execution_id) or "missing"
+
+
+def _end(
+    connection: sa.Connection,
+    execution_id: uuid.UUID,
+    target: ExecutionStatus,
+    *,
+    error_log: dict[str, str],
+    reason: str,
+    event: tuple[EventType, str, dict[str, str]],
+) -> bool:
+    """Move the execution to ``target`` and stop its work; False if it had already ended."""
+    moved = EXECUTION.apply(
+        connection,
+        execution_id,
+        target,
+        values={"completed_at": sa.func.now(), "error_log": error_log},
+        returning=[_executions.c.tenant_id],
+    )
+    if moved is None:
+        return False
+    stop_work(connection, execution_id, reason)
+    event_type, content, data = event
+    scope = records.Scope(moved.tenant_id, workflow_execution_id=execution_id)
+    records.write(connection, events=[records.event(scope, event_type, content, data)])
     return True
+
+
+def _status(connection: sa.Connection, execution_id: uuid.UUID) -> str | None:
+    status = connection.execute(
+        sa.select(_executions.c.status).where(_executions.c.id == execution_id)
+    ).scalar_one_or_none()
+    return str(status) if status is not None else None
 
 
 def stop_work(connection: sa.Connection, execution_id: uuid.UUID, reason: str) -> None:

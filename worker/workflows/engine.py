@@ -65,37 +65,6 @@ def advance(engine: sa.Engine, publisher: Publisher, execution_id: uuid.UUID) ->
     return status.value
 
 
-def fail_execution(engine: sa.Engine, execution_id: uuid.UUID, reason: str) -> str:
-    """End the execution FAILED with ``reason`` (an advance of it raised: retrying the same
-    advance would raise again); its pending approvals are cancelled. Returns its status."""
-    with engine.begin() as connection:
-        moved = EXECUTION.apply(
-            connection,
-            execution_id,
-            ExecutionStatus.FAILED,
-            values={"completed_at": sa.func.now(), "error_log": {"error": reason}},
-            returning=[_executions.c.tenant_id],
-        )
-        if moved is None:
-            current = connection.execute(
-                sa.select(_executions.c.status).where(_executions.c.id == execution_id)
-            ).scalar_one_or_none()
-            return str(current) if current is not None else "missing"
-        stop_work(connection, execution_id, f"workflow failed: {reason}")
-        records.write(
-            connection,
-            events=[
-                records.event(
-                    records.Scope(moved.tenant_id, workflow_execution_id=execution_id),
-                    EventType.ERROR,
-                    f"workflow failed: {reason}",
-                    {"code": "advance_failed"},
-                )
-            ],
-        )
-    return ExecutionStatus.FAILED.value
-
-
 def _run(state: Advance, status: ExecutionStatus) -> ExecutionStatus:
     connection, execution = state.connection, state.execution
     current = execution.current_step
