@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from worker.agents.run_state import ActiveRun, LostLease
 from worker.agents.runtime import Runtime
-from worker.durable import journal
+from worker.durable import faults, journal
 
 
 def append_step(run: ActiveRun, step: journal.Step) -> None:
@@ -31,6 +31,7 @@ def append_step(run: ActiveRun, step: journal.Step) -> None:
         raise LostLease()
     run.pending_metrics = []
     run.state.messages.extend(step.messages)
+    faults.fault_point(faults.AFTER_STEP_PERSISTED, run.runtime.settings.fault_point)
 
 
 def autocommit(runtime: Runtime) -> sa.Connection:

@@ -35,6 +35,9 @@ class AgentConfiguration(BaseModel):
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     max_steps: Annotated[int, Field(ge=1, le=100)] = 8
     max_tokens: Annotated[int | None, Field(gt=0)] = None
+    #: Bounds on one drive of the run and on one tool call (seconds); unset: the settings'.
+    timeout_seconds: Annotated[float | None, Field(gt=0)] = None
+    tool_timeout_seconds: Annotated[float | None, Field(gt=0)] = None
     output_schema: dict[str, Any] | None = None
 
     @field_validator("output_schema")

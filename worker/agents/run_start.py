@@ -7,6 +7,7 @@ messages; otherwise a new agent_runs row starts from the system prompt and the t
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -65,7 +66,9 @@ def start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connecti
         state = _resume(connection, task, existing, model, scope)
     else:
         state = _start(connection, task, agent, provider, model, run_id, scope)
-    return ActiveRun(runtime, task, agent, provider, state, scope)
+    run = ActiveRun(runtime, task, agent, provider, state, scope)
+    run.deadline = time.monotonic() + run.timeout_seconds()
+    return run
 
 
 def _resumable_run(connection: sa.Connection, task: ClaimedTask) -> _RunRow | None:

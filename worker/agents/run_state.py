@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from worker.agents.definitions import AgentDefinition
 from worker.agents.runtime import Runtime
+from worker.core.errors import AgentWorkerError
 from worker.durable import records
 from worker.durable.leases import ClaimedTask
 from worker.llm.gateway import ProviderConfig
@@ -22,6 +25,12 @@ class Outcome:
 
 class LostLease(Exception):
     """The task was cancelled or taken over while this worker was away from the database."""
+
+
+class RunTimedOut(AgentWorkerError):
+    """The run went past its deadline; it fails ``timed_out``."""
+
+    code = "timed_out"
 
 
 class AwaitingApproval(Exception):
@@ -45,3 +54,25 @@ class ActiveRun:
     state: RunState
     scope: records.Scope
     pending_metrics: list[dict[str, Any]] = field(default_factory=list)
+    #: ``time.monotonic()`` past which this drive of the run stops (its timeout from the
+    #: claim: time parked waiting for a person does not count).
+    deadline: float = math.inf
+
+    def check_deadline(self) -> None:
+        """Raise ``RunTimedOut`` once the deadline has passed (at every checkpoint)."""
+        if time.monotonic() >= self.deadline:
+            raise RunTimedOut(
+                f"the run did not finish within its timeout "
+                f"({self.timeout_seconds():g} s); raise timeout_seconds in the agent's "
+                "configuration or AGENTWORKER_RUN_TIMEOUT_SECONDS"
+            )
+
+    def timeout_seconds(self) -> float:
+        configured = self.agent.configuration.timeout_seconds
+        return configured if configured is not None else self.runtime.settings.run_timeout_seconds
+
+    def tool_timeout_seconds(self) -> float:
+        """How long one tool call may take: its own bound, and never past the deadline."""
+        configured = self.agent.configuration.tool_timeout_seconds
+        bound = configured if configured is not None else self.runtime.settings.tool_timeout_seconds
+        return max(0.0, min(bound, self.deadline - time.monotonic()))

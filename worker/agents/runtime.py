@@ -83,8 +83,10 @@ def build_runtime(
     )
     if tools is None:
         from worker.agents.tools.builtin import builtin_tools
+        from worker.agents.tools.modules import register_tool_modules
 
         tools = builtin_tools()
+        register_tool_modules(tools, settings.tool_modules)
     owner = new_owner_id()
     runtime = Runtime(
         settings=settings,

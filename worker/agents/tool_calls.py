@@ -1,9 +1,11 @@
 """Running the tool calls a model asked for, each recorded as an action_logs row (seed 003).
 
-A tool with side effects records its call (keyed by run and tool-call id) before it runs and
-its result after; a redelivered step finds the recorded result and replays it instead of
-acting twice. Read-only tools just run, and their row is written with the step. Every failure
-(unknown tool, bad arguments, an exception in the tool) goes back to the model as text.
+A tool with side effects runs once per call (``worker.agents.tool_effects``: a database tool
+commits its rows with its result, an external one is recorded before it acts and told the
+call's idempotency key); a redelivered step replays what was recorded instead of acting twice.
+Read-only tools just run, and their row is written with the step. Every call is bounded by a
+deadline (``worker.agents.tool_deadlines``). Every failure (unknown tool, bad arguments, an
+exception in the tool, a timeout) goes back to the model as text.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import ActionLog, ActionStatus
+from worker.agents.tool_deadlines import Abandonment, CallTimedOut, call_within
+from worker.agents.tool_effects import (
+    OUTCOME_UNKNOWN,
+    Lease,
+    RecordedCall,
+    complete_call,
+    database_effects,
+    record_call,
+)
 from worker.agents.tools.errors import ToolArgumentsInvalid, UnknownTool
 from worker.agents.tools.registry import ToolRegistry
-from worker.agents.tools.specs import ToolContext
+from worker.agents.tools.specs import ToolContext, ToolSpec
+from worker.durable import faults
 from worker.durable.records import scrub
-from worker.durable.rows import insert_once
 from worker.security.secret_refs import UnknownSecret, has_references
 
 MAX_RESULT_CHARS = 20_000
@@ -38,6 +49,11 @@ class ToolCallScope:
     allowed_tools: Collection[str]
     #: Replaces {"$secret": …} references with their values (worker.security.secret_refs).
     resolve_secrets: Callable[[Any], Any] = lambda value: value
+    #: The worker that must hold the task's lease for a tool with side effects to start;
+    #: None outside a worker (a tool called directly), where no lease is checked.
+    lease_owner: str | None = None
+    #: How long one call may take before the run goes on without it; None: no bound.
+    timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,8 @@ class ToolOutcome:
     result: Any
     error: str | None
     duration_ms: int
-    action_log: dict[str, Any]
+    #: None for a database tool that timed out: its own transaction still holds the row.
+    action_log: dict[str, Any] | None
 
     def message(self) -> dict[str, Any]:
         return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
@@ -121,35 +138,125 @@ def run_tool_call(
     except (UnknownTool, ToolArgumentsInvalid, UnknownSecret) as error:
         return outcome(ActionStatus.FAILURE, f"error: {error}", error=str(error))
 
-    if spec.side_effects:
-        recorded = _record_before(
-            engine, outcome(ActionStatus.PENDING, "", arguments=shown, spec=spec).action_log
-        )
-        if recorded is not None and recorded.status != ActionStatus.PENDING:
-            # Redelivery: this call already ran. Replay what it returned.
-            replay = recorded.response_data
+    key_context = replace(context, tool_call_id=call_id, idempotency_key=key)
+
+    def invoke(tool_context: ToolContext) -> ToolOutcome:
+        try:
+            result = registry.invoke(name, tool_context, arguments)
+        except Exception as error:  # a tool's failure is the model's to handle (CONVENTIONS 10)
+            problem = f"{type(error).__name__}: {error}"
             return outcome(
-                recorded.status,
-                _content(replay, recorded.error_message),
-                result=replay,
-                error=recorded.error_message,
+                ActionStatus.FAILURE,
+                f"error: tool '{name}' failed: {problem}",
+                error=problem,
                 arguments=shown,
                 spec=spec,
             )
-    try:
-        result = registry.invoke(name, replace(context, tool_call_id=call_id), arguments)
-    except Exception as error:  # a tool's failure is the model's to handle (CONVENTIONS 10)
-        problem = f"{type(error).__name__}: {error}"
         return outcome(
-            ActionStatus.FAILURE,
-            f"error: tool '{name}' failed: {problem}",
-            error=problem,
+            ActionStatus.SUCCESS, _content(result, None), result=result, arguments=shown, spec=spec
+        )
+
+    def replay(recorded: RecordedCall) -> ToolOutcome:
+        """What an earlier attempt of this call returned."""
+        return outcome(
+            recorded.status,
+            _content(recorded.response_data, recorded.error_message),
+            result=recorded.response_data,
+            error=recorded.error_message,
             arguments=shown,
             spec=spec,
         )
-    return outcome(
-        ActionStatus.SUCCESS, _content(result, None), result=result, arguments=shown, spec=spec
-    )
+
+    def timed_out(error: CallTimedOut) -> ToolOutcome:
+        problem = f"tool '{name}' {error}" + (
+            "; it may still take effect" if spec.side_effects and not spec.transactional else ""
+        )
+        late = outcome(
+            ActionStatus.TIMEOUT, f"error: {problem}", error=problem, arguments=shown, spec=spec
+        )
+        return replace(late, action_log=None) if spec.transactional else late
+
+    if not spec.side_effects:
+        try:
+            return call_within(scope.timeout_seconds, lambda _: invoke(key_context), name=name)
+        except CallTimedOut as error:
+            return timed_out(error)
+    pending = outcome(ActionStatus.PENDING, "", arguments=shown, spec=spec).action_log
+    lease = Lease(scope.task_id, scope.lease_owner) if scope.lease_owner else None
+    if spec.transactional:
+        run = _in_one_transaction(engine, pending, lease, key_context, invoke, replay)
+    else:
+        run = _recorded_around(engine, pending, lease, key_context, invoke, replay, spec)
+    try:
+        return call_within(scope.timeout_seconds, run, name=name)
+    except CallTimedOut as error:
+        late = timed_out(error)
+        if late.action_log is not None:
+            with engine.begin() as connection:
+                complete_call(connection, late.action_log, only_pending=True)
+        return late
+
+
+def _in_one_transaction(
+    engine: sa.Engine,
+    pending: Mapping[str, Any],
+    lease: Lease | None,
+    context: ToolContext,
+    invoke: Callable[[ToolContext], ToolOutcome],
+    replay: Callable[[RecordedCall], ToolOutcome],
+) -> Callable[[Abandonment], ToolOutcome]:
+    """A database tool: its rows and its result commit together, or nothing does."""
+
+    def run(abandonment: Abandonment) -> ToolOutcome:
+        with database_effects(engine) as (connection, sessions, commit):
+            recorded = record_call(connection, pending, lease)
+            if recorded is not None:
+                return replay(recorded) if recorded.finished else _unknown(replay, recorded)
+            faults.fault_point(faults.AFTER_TOOL_STARTED)
+            done = invoke(replace(context, session_factory=sessions))
+            if done.status != ActionStatus.SUCCESS:
+                return done  # the transaction rolls back what the tool wrote; the step records it
+            faults.fault_point(faults.AFTER_TOOL_RETURNED)
+            with abandonment.unless_abandoned():
+                complete_call(connection, done.action_log)
+                commit()
+            return done
+
+    return run
+
+
+def _recorded_around(
+    engine: sa.Engine,
+    pending: Mapping[str, Any],
+    lease: Lease | None,
+    context: ToolContext,
+    invoke: Callable[[ToolContext], ToolOutcome],
+    replay: Callable[[RecordedCall], ToolOutcome],
+    spec: ToolSpec,
+) -> Callable[[Abandonment], ToolOutcome]:
+    """An external tool: recorded before it acts, its result written the moment it returns."""
+
+    def run(abandonment: Abandonment) -> ToolOutcome:
+        with engine.begin() as connection:
+            recorded = record_call(connection, pending, lease)
+        if recorded is not None and recorded.finished:
+            return replay(recorded)
+        if recorded is not None and not spec.idempotent:
+            done = _unknown(replay, recorded)
+        else:
+            faults.fault_point(faults.AFTER_TOOL_STARTED)
+            done = invoke(replace(context, outcome_unknown=recorded is not None))
+            faults.fault_point(faults.AFTER_TOOL_RETURNED)
+        with abandonment.unless_abandoned(), engine.begin() as connection:
+            complete_call(connection, done.action_log, only_pending=True)
+        return done
+
+    return run
+
+
+def _unknown(replay: Callable[[RecordedCall], ToolOutcome], recorded: RecordedCall) -> ToolOutcome:
+    """A call an earlier attempt started and never finished, not to be run again."""
+    return replay(RecordedCall(ActionStatus.FAILURE, None, OUTCOME_UNKNOWN))
 
 
 def refused_call(
@@ -185,23 +292,6 @@ def refused_call(
     return ToolOutcome(
         call_id, name, arguments, ActionStatus.FAILURE, content, None, reason, 0, row
     )
-
-
-def _record_before(engine: sa.Engine, row: dict[str, Any]) -> sa.Row[Any] | None:
-    """Insert the pending call; return the existing row if this call was recorded before."""
-    with engine.begin() as connection:
-        recorded = insert_once(
-            connection,
-            _action_logs,  # type: ignore[arg-type]
-            row,
-            key=["idempotency_key"],
-            returning=[
-                _action_logs.c.status,
-                _action_logs.c.response_data,
-                _action_logs.c.error_message,
-            ],
-        )
-    return None if recorded.created else recorded.row
 
 
 def _content(result: Any, error: str | None) -> str:

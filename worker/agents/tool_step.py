@@ -1,8 +1,10 @@
 """One batch of the tool calls a model asked for: through the approval gate, then each call
 run (or refused), and all their results persisted as one step.
 
-The results are appended together after every call ran, so a redelivered batch finds either
-none or all of them. Secret references in the arguments are resolved only here, for the tool;
+The conversation gets the results together, after every call ran, so a redelivered batch
+finds either none or all of them there; a call with side effects has its own result recorded
+the moment it exists (``worker.agents.tool_effects``), so the redelivered batch replays it
+instead of acting again. Secret references in the arguments are resolved only here, for the tool;
 what is recorded keeps the reference (``worker.security.secret_refs``).
 """
 
@@ -38,6 +40,8 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
         run.agent.name,
         frozenset(run.agent.configuration.tools),
         resolve_secrets=lambda value: _resolve_secrets(runtime, task.tenant_id, value),
+        lease_owner=runtime.owner,
+        timeout_seconds=run.tool_timeout_seconds(),
     )
     context = ToolContext(
         tenant_id=task.tenant_id,
@@ -75,7 +79,7 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
         journal.Step(
             [o.message() for o in outcomes],
             events=events,
-            action_logs=[o.action_log for o in outcomes],
+            action_logs=[o.action_log for o in outcomes if o.action_log is not None],
         ),
     )
     faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)

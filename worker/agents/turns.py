@@ -35,11 +35,13 @@ def drive(run: ActiveRun) -> Outcome:
     ``AwaitingApproval``, ``LLMDeferred``, ``LLMCallFailed``, ``AgentWorkerError``)."""
     configuration = run.agent.configuration
     while True:
+        run.check_deadline()
         step = next_step(
             run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
         )
         if isinstance(step, CallModel):
             reply = _call_model(run)
+            faults.fault_point(faults.AFTER_LLM_REPLY_RECEIVED, run.runtime.settings.fault_point)
             answer = _final_answer(run, reply)
             if answer is not None:
                 return succeed(run, answer.value, reply)

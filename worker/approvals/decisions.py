@@ -24,6 +24,7 @@ from worker.approvals.errors import (
 from worker.approvals.outcomes import audit, record_and_wake
 from worker.approvals.roles import ranks_below
 from worker.approvals.views import ApprovalView, get_approval
+from worker.durable import faults
 from worker.durable.publishing import Publisher
 from worker.durable.states import APPROVAL
 
@@ -92,6 +93,7 @@ def resolve(
         )
         wakes = record_and_wake(connection, approval, target, f"{target.value} by {user}", comment)
     for wake in wakes:
+        faults.fault_point(faults.AFTER_DECISION_COMMITTED)
         wake.send(publisher)
     return get_approval(engine, approval_id)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from models import Approval, ApprovalStatus
 from worker.approvals.outcomes import audit, record_and_wake
+from worker.durable import faults
 from worker.durable.publishing import Publisher, Wake
 from worker.durable.states import APPROVAL
 
@@ -50,5 +51,6 @@ def expire_due(engine: sa.Engine, publisher: Publisher, *, limit: int = 500) -> 
                 connection, approval, ApprovalStatus.EXPIRED, "expired without a decision", None
             )
     for wake in wakes:
+        faults.fault_point(faults.AFTER_DECISION_COMMITTED)
         wake.send(publisher)
     return len(expired)

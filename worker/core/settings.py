@@ -46,6 +46,8 @@ class Settings(BaseModel):
     defer_threshold_seconds: float = Field(default=10.0, ge=0)
     prices: dict[str, tuple[Decimal, Decimal]] = Field(default_factory=lambda: DEFAULT_PRICES)
     encryption_keys: tuple[str, ...] = ()
+    #: Modules whose ``register_tools(registry)`` adds tools next to the built-in ones.
+    tool_modules: tuple[str, ...] = ()
 
     max_input_bytes: int = Field(default=64 * 1024, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
@@ -54,6 +56,9 @@ class Settings(BaseModel):
     pending_republish_seconds: float = Field(default=300.0, gt=0)
     #: A wake-up (``workflows.advance``) this overdue is taken as lost and published again.
     lost_wake_seconds: float = Field(default=20.0, gt=0)
+    #: How long one drive of an agent run, and one tool call, may take before it stops.
+    run_timeout_seconds: float = Field(default=600.0, gt=0)
+    tool_timeout_seconds: float = Field(default=300.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 
@@ -92,6 +97,8 @@ class Settings(BaseModel):
             raw["prices"] = _parse_prices(prices)
         if (keys := get("AGENTWORKER_ENCRYPTION_KEYS")) is not None:
             raw["encryption_keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
+        if (modules := get("AGENTWORKER_TOOL_MODULES")) is not None:
+            raw["tool_modules"] = tuple(m.strip() for m in modules.split(",") if m.strip())
         raw.pop("price_table", None)
         try:
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})
@@ -139,7 +146,7 @@ def _parse_prices(raw: str) -> dict[str, tuple[Decimal, Decimal]]:
 
 
 #: Fields read from their own variables (standard names, or parsed above), not AGENTWORKER_<NAME>.
-_NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys"})
+_NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys", "tool_modules"})
 
 
 def _default_liveness_dir() -> str:

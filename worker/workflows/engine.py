@@ -24,7 +24,7 @@ from models import (
     ExecutionStatus,
     StepRunStatus,
 )
-from worker.durable import records
+from worker.durable import faults, records
 from worker.durable.publishing import Publisher
 from worker.durable.states import EXECUTION
 from worker.workflows.advancing import Advance, Fail, Wait
@@ -60,6 +60,7 @@ def advance(engine: sa.Engine, publisher: Publisher, execution_id: uuid.UUID) ->
         )
         state.load_step_runs()
         status = _run(state, status)
+    faults.fault_point(faults.AFTER_ADVANCE_COMMITTED)
     for wake in state.wakes:
         wake.send(publisher)
     return status.value

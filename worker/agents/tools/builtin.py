@@ -282,10 +282,11 @@ _TOOLS: list[tuple[Any, dict[str, Any]]] = [
     (current_time, {}),
     (task_context, {}),
     (search_knowledge, {"action_type": "knowledge_search"}),
-    (save_draft_content, {"side_effects": True, "action_type": "knowledge_create"}),
-    (propose_venue, {"side_effects": True}),
-    (propose_speaker, {"side_effects": True}),
-    (propose_sponsor, {"side_effects": True}),
-    (record_budget, {"side_effects": True}),
-    (send_email, {"side_effects": True, "needs_approval": True, "action_type": "email_send"}),
+    (save_draft_content, {"transactional": True, "action_type": "knowledge_create"}),
+    (propose_venue, {"transactional": True}),
+    (propose_speaker, {"transactional": True}),
+    (propose_sponsor, {"transactional": True}),
+    (record_budget, {"transactional": True}),
+    # Queues the message in ai_communications; delivery is a separate step keyed by its row.
+    (send_email, {"transactional": True, "needs_approval": True, "action_type": "email_send"}),
 ]

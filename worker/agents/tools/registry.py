@@ -75,6 +75,8 @@ class ToolRegistry:
         description: str | None = None,
         needs_approval: bool = False,
         side_effects: bool = False,
+        transactional: bool = False,
+        idempotent: bool = False,
         action_type: str | None = None,
         provider: str = "agentworker",
     ) -> Callable[[ToolFunction], ToolFunction]: ...
@@ -86,6 +88,8 @@ class ToolRegistry:
         description: str | None = None,
         needs_approval: bool = False,
         side_effects: bool = False,
+        transactional: bool = False,
+        idempotent: bool = False,
         action_type: str | None = None,
         provider: str = "agentworker",
     ) -> Any:
@@ -104,6 +108,8 @@ class ToolRegistry:
                 description=description,
                 needs_approval=needs_approval,
                 side_effects=side_effects,
+                transactional=transactional,
+                idempotent=idempotent,
                 action_type=action_type,
                 provider=provider,
             )
@@ -119,10 +125,19 @@ class ToolRegistry:
         description: str | None = None,
         needs_approval: bool = False,
         side_effects: bool = False,
+        transactional: bool = False,
+        idempotent: bool = False,
         action_type: str | None = None,
         provider: str = "agentworker",
     ) -> ToolSpec:
-        """Register ``function`` as a tool and return its spec (the decorator's plain form)."""
+        """Register ``function`` as a tool and return its spec (the decorator's plain form).
+
+        ``side_effects``: it changes something, so it runs at most once per call; with
+        ``transactional`` those changes are rows written through ``context.session_factory()``
+        (they commit with its result); with ``idempotent`` its service deduplicates by
+        ``context.idempotency_key``, so a call whose outcome is unknown may be made again.
+        Either implies ``side_effects``.
+        """
         tool_name = name or function.__name__
         _check_tool_name(tool_name)
         if tool_name in self._specs:
@@ -139,7 +154,9 @@ class ToolRegistry:
             function=function,
             arguments_model=model,
             needs_approval=needs_approval,
-            side_effects=side_effects,
+            side_effects=side_effects or transactional or idempotent,
+            transactional=transactional,
+            idempotent=idempotent,
             action_type=action_type,
             provider=provider,
         )

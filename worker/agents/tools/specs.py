@@ -28,9 +28,15 @@ class ToolContext:
     session_factory: Callable[[], Any]
     #: Extra dependencies by name, e.g. ``{"embedder": ...}``.
     services: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    #: The model's id for this call: stable across redeliveries, so a tool with side effects
-    #: can use it as an idempotency key.
+    #: The model's id for this call: stable across redeliveries.
     tool_call_id: str | None = None
+    #: Stable across redeliveries and unique per call: give it to an external service that
+    #: deduplicates requests (an ``Idempotency-Key`` header), so a repeated call acts once.
+    idempotency_key: str | None = None
+    #: True when an earlier attempt of this very call may have acted (its worker stopped after
+    #: the call was recorded and before its result was): an ``idempotent`` tool is called
+    #: again with the same key and may look up what happened first.
+    outcome_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,12 @@ class ToolSpec:
     arguments_model: type[BaseModel]
     needs_approval: bool = False
     side_effects: bool = False
+    #: Its effects are rows in our database, written through ``context.session_factory()``:
+    #: they commit together with its result, under the task's lease, or not at all.
+    transactional: bool = False
+    #: Calling it again with the same ``context.idempotency_key`` acts at most once (its
+    #: service deduplicates), so a call whose outcome is unknown may be made again.
+    idempotent: bool = False
     #: One of seed 003's action types (e.g. ``"knowledge_search"``), for the action log.
     action_type: str | None = None
     provider: str = "agentworker"
