@@ -136,6 +136,23 @@ def _registry(calls: Calls) -> ToolRegistry:
         calls.release.wait(60)
         return "late"
 
+    @registry.tool(transactional=True)
+    def save_note_slowly(context: ToolContext, text: str) -> str:
+        """Save a note in our database, slowly."""
+        calls.record("save_note_slowly", context)
+        with context.session_factory() as session:
+            session.add(
+                AIGeneratedContent(
+                    tenant_id=context.tenant_id,
+                    content_type=ContentType.REPORT,
+                    title="slow note",
+                    content=text,
+                )
+            )
+            session.commit()
+        calls.release.wait(60)
+        return "saved"
+
     @registry.tool
     def slow(context: ToolContext) -> str:
         """Take a while."""
@@ -306,3 +323,54 @@ def test_a_run_past_its_deadline_fails_timed_out(
     assert outcome.status == "failed", outcome
     task = _task(engine, task_id)
     assert (task.status, task.error_code) == ("FAILED", "timed_out")
+
+
+def _wait_for(condition: Any, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_worker_that_takes_over_an_expired_lease_does_not_repeat_a_database_call(
+    runtime: Runtime, engine: sa.Engine, calls: Calls
+) -> None:
+    slow_worker = build_runtime(
+        runtime.settings, RecordingPublisher(), tools=_registry(calls), heartbeat=False
+    )
+    task_id = _submit(engine, ["save_note_slowly"])
+    first = threading.Thread(target=execute_task, args=(slow_worker, task_id))
+    try:
+        first.start()
+        _wait_for(lambda: calls.count()["save_note_slowly"] == 1, "the first call to start")
+        with engine.begin() as connection:  # its worker stalls past its lease...
+            connection.execute(
+                sa.text("UPDATE tasks SET lease_expires_at = now() - interval '1 s'")
+            )
+        assert reap(
+            engine, RecordingPublisher(), stale_after_seconds=300
+        ).requeued_after_lost_worker
+        outcomes: list[Any] = []
+        second = threading.Thread(target=lambda: outcomes.append(execute_task(runtime, task_id)))
+        second.start()  # ...and another worker takes the task over and reaches the same call
+
+        def second_waits_on_the_first() -> bool:
+            with engine.connect() as connection:
+                return bool(
+                    connection.execute(
+                        sa.text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND query ILIKE 'INSERT INTO action_logs%'"
+                        )
+                    ).scalar()
+                )
+
+        _wait_for(second_waits_on_the_first, "the second worker to wait on the call's row")
+        calls.release.set()  # the first call returns and commits its note with its result
+        first.join(30)
+        second.join(30)
+    finally:
+        slow_worker.close()
+    assert [o.status for o in outcomes] == ["succeeded"]
+    assert calls.count()["save_note_slowly"] == 1
+    assert _notes(engine, "slow note") == 1

@@ -65,7 +65,9 @@ def reap(
                     sa.select(_tasks.c.id)
                     .where(Task.status == TaskStatus.RUNNING, Task.lease_expires_at < sa.func.now())
                     .limit(limit)
-                    .with_for_update(skip_locked=True)
+                    # NO KEY UPDATE: a row that a tool's open transaction references (its
+                    # action row's foreign key holds KEY SHARE on it) can still be re-queued.
+                    .with_for_update(skip_locked=True, key_share=True)
                 )
             ],
             values={"lease_owner": None, "lease_expires_at": None},
