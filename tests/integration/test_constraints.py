@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 import models
 from tests.support.rows import RowFactory
+from worker.core.tenants import UnknownTenant, resolve_tenant, tenant_named_by
 
 
 def _enum_columns() -> list[tuple[str, str, str]]:
@@ -126,3 +127,13 @@ def test_task_priority_is_a_broker_priority(engine: sa.Engine) -> None:
         RowFactory(connection).insert("tasks")
     _set(engine, "tasks", "priority", 9)
     assert _check_violation(engine, "tasks", "priority", 10) == "ck_tasks_priority_range"
+
+
+@pytest.mark.parametrize("reference", ["acme\udfff", "ac\x00me"])
+def test_a_tenant_named_with_text_postgresql_cannot_hold_is_unknown_not_a_crash(
+    engine: sa.Engine, reference: str
+) -> None:
+    with engine.connect() as connection:
+        with pytest.raises(UnknownTenant, match="no NUL characters or lone surrogates"):
+            resolve_tenant(connection, reference)
+        assert tenant_named_by(connection, {"tenant": reference}) is None

@@ -18,6 +18,11 @@ class UnknownTenant(AgentWorkerError):
 
 def resolve_tenant(connection: sa.Connection, reference: str) -> uuid.UUID:
     """A tenant's id from its id or slug; inactive tenants are refused."""
+    if not _storable(reference):
+        raise UnknownTenant(
+            f"unknown tenant {reference!r}: a tenant's slug has no NUL characters or lone "
+            "surrogates; give a tenant's id or slug (see the tenants table)"
+        )
     try:
         condition = Tenant.id == uuid.UUID(reference)
     except ValueError:
@@ -41,3 +46,12 @@ def tenant_named_by(connection: sa.Connection, payload: Any) -> uuid.UUID | None
         return resolve_tenant(connection, reference)
     except UnknownTenant:
         return None
+
+
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can compare ``text`` at all (psycopg cannot even send the rest)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
