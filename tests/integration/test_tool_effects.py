@@ -374,3 +374,20 @@ def test_a_worker_that_takes_over_an_expired_lease_does_not_repeat_a_database_ca
     assert [o.status for o in outcomes] == ["succeeded"]
     assert calls.count()["save_note_slowly"] == 1
     assert _notes(engine, "slow note") == 1
+
+
+def test_a_model_call_that_outlasts_the_run_fails_it_timed_out(
+    database_url: str, engine: sa.Engine, calls: Calls
+) -> None:
+    with LocalLLMServer(latency_ms=5000) as llm:
+        settings = Settings(database_url=database_url, openai_base_url=llm.base_url)
+        runtime = build_runtime(settings, RecordingPublisher(), tools=_registry(calls))
+        try:
+            task_id = _submit(engine, [], timeout_seconds=1)
+            started = time.monotonic()
+            assert execute_task(runtime, task_id).status == "failed"
+            assert time.monotonic() - started < 4.5, "the call was not cut at the run's deadline"
+        finally:
+            runtime.close()
+    task = _task(engine, task_id)
+    assert (task.status, task.error_code) == ("FAILED", "timed_out")

@@ -27,6 +27,19 @@ def rate_limited(headers: dict[str, str] | None = None) -> openai.APIStatusError
     return status_error(openai.RateLimitError, 429, headers)
 
 
+def out_of_quota() -> openai.APIStatusError:
+    response = httpx2.Response(429, request=REQUEST)
+    body = {"message": "You exceeded your current quota", "code": "insufficient_quota"}
+    return openai.RateLimitError("You exceeded your current quota", response=response, body=body)
+
+
+class BottomOfRange(random.Random):
+    """A random source that always picks the lower bound."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
 class TopOfRange(random.Random):
     """A random source that always picks the upper bound, to observe the backoff ceiling."""
 
@@ -54,6 +67,7 @@ NEVER_RETRIED = [
     pytest.param(status_error(openai.NotFoundError, 404), "http_404", id="404"),
     pytest.param(status_error(openai.UnprocessableEntityError, 422), "http_422", id="422"),
     pytest.param(ValueError("a bug of ours"), "unexpected", id="ValueError"),
+    pytest.param(out_of_quota(), "insufficient_quota", id="429-out-of-quota"),
 ]
 
 
@@ -181,30 +195,63 @@ def test_a_retry_without_retry_after_waits_the_jittered_backoff() -> None:
     assert decision.wait == backoff(3, POLICY, random.Random(42))
 
 
-def test_a_short_retry_after_is_slept_exactly() -> None:
-    decision = decide(rate_limited({"retry-after": "3"}), 1, POLICY, random.Random(0))
+def test_a_short_retry_after_is_waited_at_least_in_full() -> None:
+    decision = decide(rate_limited({"retry-after": "3"}), 1, POLICY, BottomOfRange())
 
     assert (decision.action, decision.wait) == ("retry", 3.0)
     assert decision.reason == "http_429: Retry-After 3s"
 
 
-def test_a_retry_after_equal_to_the_threshold_is_still_slept() -> None:
-    decision = decide(rate_limited({"retry-after": "10"}), 1, POLICY, random.Random(0))
+def test_a_retry_after_wait_gets_up_to_half_as_long_again_of_jitter() -> None:
+    decision = decide(rate_limited({"retry-after": "3"}), 1, POLICY, TopOfRange())
+
+    assert (decision.action, decision.wait) == ("retry", 4.5)
+
+
+def test_retries_told_the_same_retry_after_do_not_come_back_together() -> None:
+    rng = random.Random(3)
+
+    waits = [decide(rate_limited({"retry-after": "1"}), 1, POLICY, rng).wait for _ in range(20)]
+
+    assert all(1.0 <= wait <= 1.5 for wait in waits)
+    assert len(set(waits)) == 20
+
+
+def test_a_retry_after_of_zero_still_gets_some_jitter() -> None:
+    decision = decide(rate_limited({"retry-after": "0"}), 1, POLICY, TopOfRange())
+
+    assert decision.wait == POLICY.retry_after_jitter * POLICY.backoff_initial
+
+
+def test_a_retry_after_equal_to_the_threshold_is_still_waited() -> None:
+    decision = decide(rate_limited({"retry-after": "10"}), 1, POLICY, BottomOfRange())
 
     assert (decision.action, decision.wait) == ("retry", 10.0)
 
 
-def test_a_retry_after_in_milliseconds_is_slept_in_seconds() -> None:
-    decision = decide(rate_limited({"retry-after-ms": "1500"}), 1, POLICY, random.Random(0))
+def test_a_retry_after_in_milliseconds_is_waited_in_seconds() -> None:
+    decision = decide(rate_limited({"retry-after-ms": "1500"}), 1, POLICY, BottomOfRange())
 
     assert (decision.action, decision.wait) == ("retry", 1.5)
 
 
 def test_a_retry_after_longer_than_the_threshold_defers_the_run() -> None:
-    decision = decide(rate_limited({"retry-after": "30"}), 1, POLICY, random.Random(0))
+    decision = decide(rate_limited({"retry-after": "30"}), 1, POLICY, BottomOfRange())
 
     assert (decision.action, decision.wait) == ("defer", 30.0)
     assert decision.reason == "provider asked to wait 30s (over 10s)"
+
+
+def test_a_deferral_countdown_is_jittered_too() -> None:
+    decision = decide(rate_limited({"retry-after": "30"}), 1, POLICY, TopOfRange())
+
+    assert (decision.action, decision.wait) == ("defer", 45.0)
+
+
+def test_a_server_error_with_a_long_retry_after_defers_as_well() -> None:
+    error = status_error(openai.InternalServerError, 503, {"retry-after": "60"})
+
+    assert decide(error, 1, POLICY, BottomOfRange()).action == "defer"
 
 
 def test_a_retry_after_http_date_far_ahead_defers_the_run() -> None:
@@ -214,7 +261,7 @@ def test_a_retry_after_http_date_far_ahead_defers_the_run() -> None:
     decision = decide(rate_limited({"retry-after": header}), 1, POLICY, random.Random(0))
 
     assert decision.action == "defer"
-    assert 250 < decision.wait <= 300
+    assert 250 < decision.wait <= 450
 
 
 def test_a_retryable_error_fails_once_max_attempts_is_reached() -> None:
@@ -232,8 +279,63 @@ def test_the_attempt_before_the_last_is_still_retried() -> None:
     assert decide(error, POLICY.max_attempts - 1, POLICY, random.Random(0)).action == "retry"
 
 
-def test_a_short_retry_after_on_the_last_attempt_fails() -> None:
-    decision = decide(rate_limited({"retry-after": "1"}), 5, POLICY, random.Random(0))
+def test_a_server_error_with_a_short_retry_after_on_the_last_attempt_fails() -> None:
+    error = status_error(openai.InternalServerError, 503, {"retry-after": "1"})
+
+    assert decide(error, 5, POLICY, random.Random(0)).action == "fail"
+
+
+# --- rate limits: their own budget --------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [5, 6, 50])
+def test_rate_limits_do_not_use_up_the_attempt_budget(count: int) -> None:
+    decision = decide(rate_limited({"retry-after": "1"}), count, POLICY, random.Random(0))
+
+    assert decision.action == "retry"
+
+
+def test_a_rate_limit_is_waited_out_in_the_worker_while_the_total_stays_under_the_threshold() -> (
+    None
+):
+    decision = decide(
+        rate_limited({"retry-after": "1"}), 3, POLICY, BottomOfRange(), rate_limit_waited=8.5
+    )
+
+    assert (decision.action, decision.wait) == ("retry", 1.0)
+
+
+def test_a_rate_limit_that_persists_past_the_threshold_defers_instead_of_failing() -> None:
+    decision = decide(
+        rate_limited({"retry-after": "1"}), 12, POLICY, BottomOfRange(), rate_limit_waited=9.5
+    )
+
+    assert (decision.action, decision.wait) == ("defer", 1.0)
+    assert "rate limited" in decision.reason and "9.5s" in decision.reason
+
+
+def test_a_rate_limit_without_retry_after_backs_off_by_how_many_came_before() -> None:
+    decision = decide(rate_limited(), 4, POLICY, TopOfRange())
+
+    assert (decision.action, decision.wait) == ("retry", 4.0)
+
+
+def test_rate_limit_waiting_does_not_change_what_a_server_error_decides() -> None:
+    error = status_error(openai.InternalServerError, 503)
+
+    decision = decide(error, 2, POLICY, random.Random(0), rate_limit_waited=100.0)
+
+    assert decision.action == "retry"
+
+
+def test_classify_tells_a_rate_limit_from_other_errors() -> None:
+    assert classify(rate_limited()).rate_limited
+    assert not classify(status_error(openai.InternalServerError, 503)).rate_limited
+    assert not classify(out_of_quota()).rate_limited
+
+
+def test_an_exhausted_quota_is_not_waited_for() -> None:
+    decision = decide(out_of_quota(), 1, POLICY, random.Random(0))
 
     assert decision.action == "fail"
 

@@ -8,6 +8,8 @@ fit the output schema is sent back to the model while it has steps left.
 
 from __future__ import annotations
 
+import math
+
 from models import EventType
 from worker.agents.checkpoints import append_step
 from worker.agents.endings import succeed
@@ -89,6 +91,7 @@ def _call_model(run: ActiveRun) -> journal.Step:
         max_tokens=configuration.max_tokens,
         response_format=response_format(configuration),
         on_attempt=lambda attempt: _on_attempt(run, attempt, "chat"),
+        deadline=run.deadline if math.isfinite(run.deadline) else None,
     )
     calls = result.tool_calls
     llm_event = records.event(

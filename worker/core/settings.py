@@ -43,7 +43,10 @@ class Settings(BaseModel):
     llm_backoff_initial_seconds: float = Field(default=0.5, ge=0)
     llm_backoff_max_seconds: float = Field(default=20.0, ge=0)
     #: A Retry-After longer than this is not slept in the worker: the run is re-published.
+    #: Also the most a call waits in the worker on a provider's rate limit, in all.
     defer_threshold_seconds: float = Field(default=10.0, ge=0)
+    #: Pace each provider's calls to this many a minute, per worker process (0: no pacing).
+    llm_requests_per_minute: float = Field(default=0.0, ge=0)
     prices: dict[str, tuple[Decimal, Decimal]] = Field(default_factory=lambda: DEFAULT_PRICES)
     encryption_keys: tuple[str, ...] = ()
     #: Modules whose ``register_tools(registry)`` adds tools next to the built-in ones.

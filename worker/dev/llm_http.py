@@ -2,8 +2,9 @@
 
 A threading ``http.server`` (one thread per connection, as many as the benchmarks open) that
 reads a JSON body, hands ``(method, path, headers, body)`` to the application and writes back
-its status and JSON payload; an ``ApiError`` becomes an OpenAI-style error response. It knows
-no routes: those are the application's (``LocalLLMServer.handle``).
+its status and JSON payload; an ``ApiError`` becomes an OpenAI-style error response. A payload
+wrapped in ``Trickle`` is sent one byte at a time (a provider that never quite stops sending).
+It knows no routes: those are the application's (``LocalLLMServer.handle``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import socket
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -25,6 +28,14 @@ class JSONApplication(Protocol):
     def handle(
         self, method: str, raw_path: str, headers: Any, body: dict[str, Any]
     ) -> tuple[int, object]: ...
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """A payload whose body goes out one byte every ``seconds_per_byte``."""
+
+    payload: object
+    seconds_per_byte: float
 
 
 class LocalHTTPServer(ThreadingHTTPServer):
@@ -117,11 +128,19 @@ class _JSONHandler(BaseHTTPRequestHandler):
         return body
 
     def _send_json(self, status: int, payload: object, headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
+        pause = payload.seconds_per_byte if isinstance(payload, Trickle) else 0.0
+        data = json.dumps(payload.payload if isinstance(payload, Trickle) else payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not pause:
+            self.wfile.write(data)
+            return
+        self.wfile.flush()
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            time.sleep(pause)

@@ -9,9 +9,12 @@ This module is the server itself: its routes, the API-key check, the ``/_faults`
 ``llm_chat`` (what the assistant says, see there) and ``llm_embeddings``; the fault types are
 ``llm_faults``; the HTTP plumbing is ``llm_http``.
 
-Faults, first match wins: the ``X-Fault`` request header (``status=429; retry-after=2``,
-``delay-ms=300``), then faults queued per model with ``POST /_faults``, then the server's own
-``fault_status``/``fault_every``. ``GET /_stats`` counts requests.
+A rate limit set with ``POST /_rate_limit`` (``{"model": "*", "requests": 40,
+"per_seconds": 60, "retry_after": [0.6, 1.5]}``) refuses, with 429 and a ``Retry-After``, every
+request over it, before any fault. Faults, first match wins: the ``X-Fault`` request header
+(``status=429; retry-after=2``, ``delay-ms=300``, ``trickle-ms=100``), then faults queued per
+model with ``POST /_faults``, then the server's own ``fault_status``/``fault_every``.
+``GET /_stats`` counts requests; ``GET /_rate_limit`` the limits and how many they refused.
 
 Run it with ``python -m worker.dev.llm_server --port 8765``.
 """
@@ -29,8 +32,8 @@ from typing import Any
 from worker.dev.llm_chat import chat_completion
 from worker.dev.llm_embeddings import DEFAULT_EMBEDDING_DIM, embeddings
 from worker.dev.llm_errors import ApiError
-from worker.dev.llm_faults import Fault, FaultQueues, RequestStats
-from worker.dev.llm_http import LocalHTTPServer
+from worker.dev.llm_faults import Fault, FaultQueues, RateLimit, RateLimits, RequestStats
+from worker.dev.llm_http import LocalHTTPServer, Trickle
 
 MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "local-model", "text-embedding-3-small")
 
@@ -72,6 +75,7 @@ class LocalLLMServer:
         self.fault_status, self.fault_every = fault_status, fault_every
         self.require_api_key = require_api_key
         self.faults = FaultQueues()
+        self.rate_limits = RateLimits()
         self.stats = RequestStats()
         self._sequence = 0
         self._sequence_lock = threading.Lock()
@@ -135,11 +139,11 @@ class LocalLLMServer:
         if path.startswith("/v1/models/") and method == "GET":
             return 200, _model(path.removeprefix("/v1/models/"))
         if path == "/v1/chat/completions" and method == "POST":
-            self._before_model_call("chat_completions", body, headers)
-            return 200, chat_completion(body)
+            fault = self._before_model_call("chat_completions", body, headers)
+            return 200, _slowed(chat_completion(body), fault)
         if path == "/v1/embeddings" and method == "POST":
-            self._before_model_call("embeddings", body, headers)
-            return 200, embeddings(body, self.embedding_dim)
+            fault = self._before_model_call("embeddings", body, headers)
+            return 200, _slowed(embeddings(body, self.embedding_dim), fault)
         raise ApiError(
             404,
             f"unknown endpoint {method} {path}; the local LLM server serves GET /v1/models, "
@@ -152,9 +156,18 @@ class LocalLLMServer:
         if authorization != f"Bearer {self.require_api_key}":
             raise ApiError(401, "incorrect API key provided to the local LLM server")
 
-    def _before_model_call(self, endpoint: str, body: dict[str, Any], headers: Any) -> None:
+    def _before_model_call(self, endpoint: str, body: dict[str, Any], headers: Any) -> Fault | None:
+        """Count the call, refuse it if over a rate limit, and apply its fault (returned, so
+        that a trickle fault can shape the reply)."""
         model = body.get("model")
         self.stats.record(endpoint, model)
+        if (wait := self.rate_limits.admit(str(model))) is not None:
+            self.stats.record_fault()
+            raise ApiError(
+                429,
+                f"rate limit reached for {model} on the local LLM server; retry after {wait:.3f}s",
+                retry_after=f"{wait:.3f}",
+            )
         with self._sequence_lock:
             self._sequence += 1
             sequence = self._sequence
@@ -164,6 +177,7 @@ class LocalLLMServer:
         if fault is not None:
             self.stats.record_fault()
             fault.apply()
+        return fault
 
     def _fault_for(self, model: str, header: str | None, sequence: int) -> Fault | None:
         if header is not None:
@@ -187,6 +201,13 @@ class LocalLLMServer:
             return {"cleared": True}
         if path == "/_faults" and method == "GET":
             return {"pending": self.faults.pending()}
+        if path == "/_rate_limit" and method == "POST":
+            return self._set_rate_limit(body)
+        if path == "/_rate_limit" and method == "DELETE":
+            self.rate_limits.clear()
+            return {"cleared": True}
+        if path == "/_rate_limit" and method == "GET":
+            return self.rate_limits.snapshot()
         if path == "/_stats" and method == "GET":
             return self.stats.snapshot()
         if path == "/_stats/reset" and method == "POST":
@@ -195,7 +216,7 @@ class LocalLLMServer:
         raise ApiError(
             404,
             f"unknown admin endpoint {method} {path}; use POST/GET/DELETE /_faults, "
-            "GET /_stats or POST /_stats/reset",
+            "POST/GET/DELETE /_rate_limit, GET /_stats or POST /_stats/reset",
         )
 
     def _program_faults(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +235,29 @@ class LocalLLMServer:
         if len(faults) != len(raw_faults):
             raise ApiError(400, "each fault must be a JSON object", param="faults")
         return {"model": model, "queued": self.faults.extend(model, faults)}
+
+    def _set_rate_limit(self, body: dict[str, Any]) -> dict[str, Any]:
+        model = body.get("model", "*")
+        try:
+            if not isinstance(model, str):
+                raise ValueError("model must be a model name or *")
+            limit = RateLimit.from_mapping(body)
+        except (TypeError, ValueError) as error:
+            raise ApiError(
+                400,
+                f"bad rate limit: {error}; POST /_rate_limit takes "
+                '{"model": "<name or *>", "requests": 40, "per_seconds": 60, '
+                '"retry_after": [0.6, 1.5]}',
+            ) from None
+        self.rate_limits.set(model, limit)
+        return {"model": model, "requests": limit.requests, "per_seconds": limit.per_seconds}
+
+
+def _slowed(reply: dict[str, Any], fault: Fault | None) -> object:
+    """The reply, trickled out byte by byte if the fault says so."""
+    if fault is not None and fault.trickle_ms:
+        return Trickle(reply, fault.trickle_ms / 1000)
+    return reply
 
 
 def main(argv: list[str] | None = None) -> None:

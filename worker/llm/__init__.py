@@ -1,5 +1,7 @@
-"""Every LLM call: the gateway (one openai client per provider, tenacity retries driven by a
-pure policy), which provider a tenant's call goes to, and the rows an attempt leaves."""
+"""Every LLM call: the gateway (one openai client per provider, retries driven by a pure
+policy, attempts bounded as a whole and by the run's deadline), the per-provider limiter that
+paces calls and holds them back after a 429, which provider a tenant's call goes to, and the
+rows an attempt leaves."""
 
 from worker.core.exports import exports
 
@@ -13,15 +15,17 @@ __all__, __getattr__, __dir__ = exports(
             "LLMCallFailed",
             "LLMDeferred",
             "LLMGateway",
+            "LLMTimedOut",
             "ProviderConfig",
         ],
+        "limiter": ["LIMITERS", "Limiters", "ProviderLimiter", "WaitTooLong"],
         "providers": [
             "NoProviderConfigured",
             "UnknownProvider",
             "environment_provider",
             "resolve_provider",
         ],
-        "retry": ["Decision", "RetryPolicy", "classify", "decide"],
+        "retry": ["Decision", "RetryPolicy", "classify", "decide", "jittered"],
         "attempt_records": ["attempt_failure_log", "latency_metric"],
     },
 )

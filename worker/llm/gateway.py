@@ -2,8 +2,16 @@
 
 One ``openai`` client per provider configuration, all sharing one HTTP connection pool per
 process; the SDK's own retries are off (``max_retries=0``) so that tenacity, driven by the pure
-policy in ``worker.llm.retry``, is the one retry policy. Each attempt is reported to ``on_attempt``
-(the caller persists latency and failures); token usage and cost are counted per call.
+policy in ``worker.llm.retry``, is the one retry policy. Each attempt is reported to
+``on_attempt`` (the caller persists latency and failures); token usage and cost are counted per
+call.
+
+Every call waits its turn at its provider's limiter (``worker.llm.limiter``: pacing to a known
+limit, and holding every caller back after a 429). ``llm_timeout_seconds`` bounds each attempt
+as a whole (``worker.llm.attempt_deadline``), and a call given the run's ``deadline`` starts no
+attempt and sleeps no retry past it: it raises ``LLMTimedOut``. A wait too long for a worker
+slot (a long Retry-After, a rate limit that persists) raises ``LLMDeferred``: the run is
+re-published later, without using an attempt.
 """
 
 from __future__ import annotations
@@ -23,18 +31,23 @@ import tenacity
 
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings
-from worker.llm.retry import Decision, RetryPolicy, classify, decide
+from worker.llm.attempt_deadline import attempt_deadline, with_attempt_deadlines
+from worker.llm.limiter import LIMITERS, Limiters, ProviderLimiter, WaitTooLong
+from worker.llm.retry import Decision, RetryPolicy, classify, decide, jittered
 
 _MILLION = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """Where to send a call. ``name`` says where the config came from (for events and logs)."""
+    """Where to send a call. ``name`` says where the config came from (for events and logs);
+    ``requests_per_minute`` is the provider's known limit (None: the
+    ``llm_requests_per_minute`` setting; 0: not paced)."""
 
     name: str
     api_key: str = field(repr=False)
     base_url: str | None = None
+    requests_per_minute: float | None = None
 
     @property
     def cache_key(self) -> str:
@@ -98,6 +111,12 @@ class LLMCallFailed(AgentWorkerError):
         self.status_code = status_code
 
 
+class LLMTimedOut(LLMCallFailed):
+    """The run's deadline came before the call could succeed; it was not retried past it."""
+
+    code = "timed_out"
+
+
 class LLMDeferred(AgentWorkerError):
     """The provider asked for a wait too long to sleep through; re-publish after ``countdown``."""
 
@@ -118,6 +137,7 @@ class LLMGateway:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         max_connections: int = 256,
+        limiters: Limiters = LIMITERS,
     ) -> None:
         self.settings = settings
         self.policy = RetryPolicy(
@@ -128,6 +148,7 @@ class LLMGateway:
         )
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._limiters = limiters
         self._max_connections = max_connections
         self._http_client: Any = None
         self._clients: dict[str, openai.OpenAI] = {}
@@ -141,7 +162,7 @@ class LLMGateway:
             if client is None:
                 if self._http_client is None:
                     self._http_client = openai.DefaultHttpxClient(
-                        limits=_limits(self._max_connections)
+                        transport=with_attempt_deadlines(_limits(self._max_connections))
                     )
                 client = openai.OpenAI(
                     api_key=provider.api_key,
@@ -173,7 +194,10 @@ class LLMGateway:
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
         on_attempt: AttemptListener | None = None,
+        deadline: float | None = None,
     ) -> ChatResult:
+        """One chat completion. ``deadline`` (a ``time.monotonic()`` instant, the run's):
+        no attempt starts and no retry waits past it; ``LLMTimedOut`` then."""
         # The conversation and the tools are already the API's JSON: they go in ``extra_body``,
         # which the SDK sends as given. Passed as ``messages=``/``tools=``, create() walks every
         # message through its TypedDict transform on each call (0.5 ms at 4 messages, growing
@@ -190,7 +214,10 @@ class LLMGateway:
             options["response_format"] = response_format
         client = self.client(provider)
         response, attempts = self._with_retries(
-            lambda: client.chat.completions.create(**options), on_attempt
+            provider,
+            lambda timeout: client.chat.completions.create(**options, timeout=timeout),
+            on_attempt,
+            deadline,
         )
         choice = response.choices[0]
         usage = response.usage
@@ -214,13 +241,17 @@ class LLMGateway:
         texts: Sequence[str],
         dimensions: int | None = None,
         on_attempt: AttemptListener | None = None,
+        deadline: float | None = None,
     ) -> EmbeddingResult:
         options: dict[str, Any] = {"model": model, "input": list(texts)}
         if dimensions is not None:
             options["dimensions"] = dimensions
         client = self.client(provider)
         response, attempts = self._with_retries(
-            lambda: client.embeddings.create(**options), on_attempt
+            provider,
+            lambda timeout: client.embeddings.create(**options, timeout=timeout),
+            on_attempt,
+            deadline,
         )
         vectors = [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
         tokens = response.usage.prompt_tokens if response.usage else 0
@@ -239,64 +270,179 @@ class LLMGateway:
     # -- retries ---------------------------------------------------------------------------
 
     def _with_retries(
-        self, call: Callable[[], Any], on_attempt: AttemptListener | None
+        self,
+        provider: ProviderConfig,
+        call: Callable[[float], Any],
+        on_attempt: AttemptListener | None,
+        deadline: float | None,
     ) -> tuple[Any, tuple[Attempt, ...]]:
-        attempts: list[Attempt] = []
-        decisions: dict[int, Decision] = {}
+        """Call until it succeeds, fails, defers or reaches ``deadline``. Errors and rate
+        limits are counted apart: a 429 never uses an attempt of ``max_attempts``."""
+        limiter = self._limiter(provider)
+        call_state = _CallState(deadline)
 
-        def record(number: int, started: datetime, t0: float, error: BaseException | None):
-            info = classify(error) if error is not None else None
-            attempt = Attempt(
-                number=number,
-                started_at=started,
-                latency_ms=(time.perf_counter() - t0) * 1000,
-                ok=error is None,
-                error_kind=info.kind if info else None,
-                status_code=info.status_code if info else None,
-                error_message=str(error)[:2000] if error is not None else None,
-            )
-            attempts.append(attempt)
-            if on_attempt is not None:
-                on_attempt(attempt)
+        def retry(error: BaseException) -> bool:
+            if isinstance(error, LLMCallFailed | LLMDeferred) or not isinstance(error, Exception):
+                return False  # our own decision (raised while waiting a turn), or not an error
+            self._after_failure(limiter, call_state, error, call_state.cut_by_deadline)
+            return True
 
-        def attempt_once() -> Any:
-            number = len(attempts) + 1
-            started, t0 = datetime.now(UTC), time.perf_counter()
-            try:
-                result = call()
-            except Exception as error:
-                record(number, started, t0, error)
-                decisions[number] = decide(error, number, self.policy, self._rng)
-                raise
-            record(number, started, t0, None)
-            return result
-
+        # tenacity drives the loop; what to do after each failure is ``_after_failure``'s, from
+        # the pure policy in ``worker.llm.retry``: it raises to stop (fail, defer, time out).
         retrying = tenacity.Retrying(
-            retry=lambda state: decisions.get(state.attempt_number, _FAIL).action == "retry",
-            wait=lambda state: decisions[state.attempt_number].wait,
-            stop=tenacity.stop_after_attempt(self.policy.max_attempts),
+            retry=tenacity.retry_if_exception(retry),
+            wait=lambda _: call_state.next_wait,
+            stop=tenacity.stop_never,
             sleep=self._sleep,
             reraise=True,
         )
+        result: Any = None
+        for attempt in retrying:
+            with attempt:
+                self._wait_turn(limiter, call_state)
+                ends = time.monotonic() + self.settings.llm_timeout_seconds
+                call_state.cut_by_deadline = deadline is not None and deadline <= ends
+                ends = min(ends, deadline) if deadline is not None else ends
+                started, t0 = datetime.now(UTC), time.perf_counter()
+                try:
+                    with attempt_deadline(ends):
+                        result = call(max(ends - time.monotonic(), 0.001))
+                except Exception as error:
+                    self._record(call_state, on_attempt, started, t0, error)
+                    raise
+                self._record(call_state, on_attempt, started, t0, None)
+        return result, tuple(call_state.attempts)
+
+    def _limiter(self, provider: ProviderConfig) -> ProviderLimiter:
+        limit = provider.requests_per_minute
+        if limit is None:
+            limit = self.settings.llm_requests_per_minute
+        return self._limiters.get(provider.cache_key, requests_per_minute=limit)
+
+    def _wait_turn(self, limiter: ProviderLimiter, state: _CallState) -> None:
+        """Wait for the provider's turn (pacing, a 429's hold) within what the call may wait
+        in a worker slot and before its deadline; defer or time out beyond."""
+        max_wait = self.policy.defer_threshold - state.rate_limit_waited
+        if state.deadline is not None:
+            max_wait = min(max_wait, state.deadline - time.monotonic())
         try:
-            return retrying(attempt_once), tuple(attempts)
-        except Exception as error:
-            decision = decisions.get(len(attempts), _FAIL)
-            if decision.action == "defer":
-                raise LLMDeferred(
-                    f"LLM call deferred: {decision.reason}",
-                    countdown=decision.wait,
-                    attempts=attempts,
-                ) from error
-            info = classify(error)
+            state.rate_limit_waited += limiter.acquire(max_wait=max(max_wait, 0.0))
+        except WaitTooLong as refusal:
+            reason = f"the provider's rate limit leaves no turn for {refusal.wait:.1f}s"
+            self._defer(state, Decision("defer", refusal.wait, reason), jitter=True)
+        if state.deadline is not None and time.monotonic() >= state.deadline:
+            raise self._timed_out(state, "no attempt may start after the run's deadline")
+
+    def _after_failure(
+        self,
+        limiter: ProviderLimiter,
+        state: _CallState,
+        error: Exception,
+        cut_by_deadline: bool,
+    ) -> None:
+        """Decide what a failed attempt leads to: raise (fail, defer, time out), or set the
+        wait that comes before the next attempt."""
+        info = classify(error)
+        if info.rate_limited:
+            state.rate_limits += 1
+            decision = decide(
+                error,
+                state.rate_limits,
+                self.policy,
+                self._rng,
+                rate_limit_waited=state.rate_limit_waited,
+            )
+        else:
+            state.errors += 1
+            decision = decide(error, state.errors, self.policy, self._rng)
+        if decision.action == "fail":
             raise LLMCallFailed(
-                _failure_message(error, info.status_code, len(attempts), decision),
-                attempts=attempts,
+                _failure_message(error, info.status_code, len(state.attempts), decision),
+                attempts=state.attempts,
                 status_code=info.status_code,
             ) from error
+        past_deadline = state.deadline is not None and time.monotonic() >= state.deadline
+        if past_deadline or (cut_by_deadline and info.kind == "timeout"):
+            raise self._timed_out(state, f"the last attempt ended with {info.kind}") from error
+        if decision.action == "defer":
+            self._defer(state, decision, jitter=False, error=error)
+        if info.rate_limited:
+            limiter.rate_limited(decision.wait)  # the next turn waits it out, with every caller
+            state.next_wait = 0.0
+            return
+        if state.deadline is not None and time.monotonic() + decision.wait >= state.deadline:
+            raise self._timed_out(
+                state, f"the retry after {info.kind} would start after the run's deadline"
+            ) from error
+        state.next_wait = decision.wait
+
+    def _defer(
+        self,
+        state: _CallState,
+        decision: Decision,
+        *,
+        jitter: bool,
+        error: BaseException | None = None,
+    ) -> None:
+        countdown = jittered(decision.wait, self.policy, self._rng) if jitter else decision.wait
+        if state.deadline is not None and time.monotonic() + countdown >= state.deadline:
+            raise self._timed_out(
+                state, f"{decision.reason}, and that wait ends after the run's deadline"
+            ) from error
+        raise LLMDeferred(
+            f"LLM call deferred: {decision.reason}",
+            countdown=countdown,
+            attempts=state.attempts,
+        ) from error
+
+    def _timed_out(self, state: _CallState, why: str) -> LLMTimedOut:
+        count = len(state.attempts)
+        last = state.attempts[-1].status_code if state.attempts else None
+        plural = "s" if count != 1 else ""
+        return LLMTimedOut(
+            f"LLM call stopped at the run's deadline after {count} attempt{plural}: {why}; "
+            "the run ran out of time (give it a longer time limit, or check the provider's "
+            "latency and rate limit)",
+            attempts=state.attempts,
+            status_code=last,
+        )
+
+    def _record(
+        self,
+        state: _CallState,
+        on_attempt: AttemptListener | None,
+        started: datetime,
+        t0: float,
+        error: BaseException | None,
+    ) -> None:
+        info = classify(error) if error is not None else None
+        attempt = Attempt(
+            number=len(state.attempts) + 1,
+            started_at=started,
+            latency_ms=(time.perf_counter() - t0) * 1000,
+            ok=error is None,
+            error_kind=info.kind if info else None,
+            status_code=info.status_code if info else None,
+            error_message=str(error)[:2000] if error is not None else None,
+        )
+        state.attempts.append(attempt)
+        if on_attempt is not None:
+            on_attempt(attempt)
 
 
-_FAIL = Decision("fail", 0.0, "not retryable")
+@dataclass
+class _CallState:
+    """What one call has been through so far."""
+
+    deadline: float | None
+    attempts: list[Attempt] = field(default_factory=list)
+    errors: int = 0
+    rate_limits: int = 0
+    #: Set after each failure: the wait before the next attempt, and whether the deadline
+    #: (not the attempt's own timeout) bounded the attempt that just failed.
+    next_wait: float = 0.0
+    cut_by_deadline: bool = False
+    rate_limit_waited: float = 0.0
 
 
 def _failure_message(
@@ -319,7 +465,7 @@ def _limits(max_connections: int) -> Any:
     try:  # the openai SDK's HTTP library: httpx2 in openai 3, httpx before
         import httpx2 as httpx
     except ImportError:
-        import httpx
+        import httpx  # type: ignore[no-redef]
 
     return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
 
