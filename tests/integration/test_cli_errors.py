@@ -77,6 +77,8 @@ DATABASE_COMMANDS: dict[str, Invocation] = {
     "approvals approve": Invocation(("approvals", "approve", SOME_ID, "--user", "a@acme.test")),
     "approvals reject": Invocation(("approvals", "reject", SOME_ID, "--user", "a@acme.test")),
     "cancel": Invocation(("cancel", SOME_ID)),
+    "dead-letters list": Invocation(("dead-letters", "list")),
+    "dead-letters redrive": Invocation(("dead-letters", "redrive", SOME_ID)),
     "keys set-provider": Invocation(
         ("keys", "set-provider", "--name", "main", "--model", "gpt-4o-mini"), "sk-test-key\n"
     ),

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from models import AIModel
 from worker.app import create_app
 from worker.dev.services import free_port, start_worker_process, stop_process, wait_for_worker
 from worker.durable.schema import head_revision
@@ -19,6 +21,8 @@ from worker.ops.health import redact_url
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH = "from worker.cli.health import health; health()"
 SECRET = "s3cret-Passw0rd"
+#: An OpenAI-compatible endpoint (nothing needs to answer there for readiness).
+ENDPOINT = "http://127.0.0.1:9/v1"
 
 
 def _env(**variables: str) -> dict[str, str]:
@@ -50,18 +54,26 @@ def _lines(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
 
 
 def test_ready_without_a_worker_exits_0(database_url: str, broker_url: str) -> None:
-    result = _health("--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url)
+    result = _health(
+        "--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url, OPENAI_BASE_URL=ENDPOINT
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     lines = _lines(result)
-    assert set(lines) == {"broker", "database"}
+    assert set(lines) == {"broker", "database", "provider"}
     assert lines["broker"] == f"ok broker {redact_url(broker_url)}"
     assert lines["database"].startswith("ok database postgresql")
     assert lines["database"].endswith(f"at revision {head_revision()}")
 
 
 def test_json_output_lists_every_check(database_url: str, broker_url: str) -> None:
-    result = _health("--no-worker", "--json", DATABASE_URL=database_url, REDIS_URL=broker_url)
+    result = _health(
+        "--no-worker",
+        "--json",
+        DATABASE_URL=database_url,
+        REDIS_URL=broker_url,
+        OPENAI_BASE_URL=ENDPOINT,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -69,6 +81,7 @@ def test_json_output_lists_every_check(database_url: str, broker_url: str) -> No
     assert [(c["name"], c["ok"]) for c in report["checks"]] == [
         ("broker", True),
         ("database", True),
+        ("provider", True),
     ]
 
 
@@ -88,6 +101,7 @@ def test_an_unreachable_database_is_not_ready(unreachable: str, broker_url: str)
     assert line.startswith("FAIL database: cannot reach postgresql://agentworker")
     assert "check that PostgreSQL is running and DATABASE_URL points at it" in line
     assert _lines(result)["broker"].startswith("ok broker")
+    assert _lines(result)["provider"].startswith("FAIL provider: not checked:")
     assert SECRET not in result.stdout + result.stderr
 
 
@@ -105,7 +119,9 @@ def test_an_unmigrated_database_is_not_ready_and_says_how_to_fix_it(
 
 def test_an_unreachable_broker_is_not_ready(database_url: str) -> None:
     broker = f"redis://:{SECRET}@127.0.0.1:{free_port()}/0"
-    result = _health("--timeout", "1", DATABASE_URL=database_url, REDIS_URL=broker)
+    result = _health(
+        "--timeout", "1", DATABASE_URL=database_url, REDIS_URL=broker, OPENAI_BASE_URL=ENDPOINT
+    )
 
     assert result.returncode == 1, result.stdout + result.stderr
     lines = _lines(result)
@@ -116,7 +132,9 @@ def test_an_unreachable_broker_is_not_ready(database_url: str) -> None:
 
 
 def test_no_worker_answering_is_not_ready(database_url: str, broker_url: str) -> None:
-    result = _health("--timeout", "1", DATABASE_URL=database_url, REDIS_URL=broker_url)
+    result = _health(
+        "--timeout", "1", DATABASE_URL=database_url, REDIS_URL=broker_url, OPENAI_BASE_URL=ENDPOINT
+    )
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert _lines(result)["worker"] == (
@@ -131,7 +149,7 @@ def test_a_running_worker_makes_the_deployment_ready(
     env = _env(
         DATABASE_URL=database_url,
         REDIS_URL=broker_url,
-        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+        OPENAI_BASE_URL=ENDPOINT,
         PYTHONUNBUFFERED="1",
     )
     log = tmp_path / "worker.log"
@@ -139,7 +157,7 @@ def test_a_running_worker_makes_the_deployment_ready(
     app = create_app(broker_url)
     try:
         wait_for_worker(app, process, log)
-        result = _health(DATABASE_URL=database_url, REDIS_URL=broker_url)
+        result = _health(DATABASE_URL=database_url, REDIS_URL=broker_url, OPENAI_BASE_URL=ENDPOINT)
     finally:
         stop_process(process)
         app.close()
@@ -148,6 +166,104 @@ def test_a_running_worker_makes_the_deployment_ready(
     worker_line = _lines(result)["worker"]
     assert worker_line.startswith(f"ok worker agentworker-{os.getpid()}@")
     assert worker_line.endswith("answered a ping")
+
+
+# --- the LLM provider: a worker with none refuses to start, and readiness says so ------------
+
+
+def test_no_provider_anywhere_is_not_ready_and_says_which_variable_to_set(
+    database_url: str, broker_url: str
+) -> None:
+    result = _health("--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = _lines(result)["provider"]
+    assert line.startswith("FAIL provider: no LLM provider is configured: set OPENAI_API_KEY")
+    assert "AGENTWORKER_LOCAL_LLM=1" in line
+    assert _lines(result)["database"].startswith("ok database")
+
+
+def test_an_active_ai_models_row_is_a_provider(
+    database_url: str, broker_url: str, engine: sa.Engine
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(AIModel).values(
+                name="shared-llm", provider="openai", model="gpt-4o-mini", base_url=ENDPOINT
+            )
+        )
+    result = _health("--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _lines(result)["provider"].startswith("ok provider 1 active ai_models row")
+
+
+def test_an_inactive_ai_models_row_is_no_provider(
+    database_url: str, broker_url: str, engine: sa.Engine
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(AIModel).values(
+                name="old-llm", provider="openai", model="gpt-4o-mini", is_active=False
+            )
+        )
+    result = _health("--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert _lines(result)["provider"].startswith("FAIL provider: no LLM provider is configured")
+
+
+def test_an_endpoint_without_the_flag_is_a_provider(database_url: str, broker_url: str) -> None:
+    result = _health(
+        "--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url, OPENAI_BASE_URL=ENDPOINT
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _lines(result)["provider"] == f"ok provider OPENAI_BASE_URL {ENDPOINT}"
+
+
+def test_the_stand_in_on_purpose_is_named_as_such(database_url: str, broker_url: str) -> None:
+    result = _health(
+        "--no-worker",
+        DATABASE_URL=database_url,
+        REDIS_URL=broker_url,
+        OPENAI_BASE_URL=ENDPOINT,
+        AGENTWORKER_LOCAL_LLM="1",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _lines(result)["provider"] == (
+        f"ok provider the local stand-in LLM at {ENDPOINT} (AGENTWORKER_LOCAL_LLM=1)"
+    )
+
+
+def test_the_flag_without_the_stand_ins_address_is_not_ready(
+    database_url: str, broker_url: str
+) -> None:
+    result = _health(
+        "--no-worker", DATABASE_URL=database_url, REDIS_URL=broker_url, AGENTWORKER_LOCAL_LLM="1"
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert _lines(result)["provider"].startswith(
+        "FAIL provider: AGENTWORKER_LOCAL_LLM=1 but OPENAI_BASE_URL is not set"
+    )
+
+
+def test_a_provider_url_is_shown_without_its_password(database_url: str, broker_url: str) -> None:
+    result = _health(
+        "--no-worker",
+        DATABASE_URL=database_url,
+        REDIS_URL=broker_url,
+        OPENAI_BASE_URL=f"https://proxy:{SECRET}@llm.example/v1",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        _lines(result)["provider"]
+        == "ok provider OPENAI_BASE_URL https://proxy:[REDACTED]@llm.example/v1"
+    )
+    assert SECRET not in result.stdout
 
 
 @pytest.mark.parametrize("configured", [False, True], ids=["nothing-configured", "services-down"])

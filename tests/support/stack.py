@@ -66,7 +66,9 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.app = create_app(self.broker_url)
-        settings = Settings(database_url=self.database_url, openai_base_url=self.llm.base_url)
+        settings = Settings(
+            database_url=self.database_url, openai_base_url=self.llm.base_url, local_llm=True
+        )
         self.client = AgentWorkerClient(
             sa.create_engine(_psycopg(self.database_url)), CeleryPublisher(self.app), settings
         )
@@ -82,6 +84,7 @@ class Stack:
             DATABASE_URL=self.database_url,
             CELERY_BROKER_URL=self.broker_url,
             OPENAI_BASE_URL=self.llm.base_url,
+            AGENTWORKER_LOCAL_LLM="1",  # the stand-in, on purpose
             AGENTWORKER_LEASE_SECONDS="10",
             AGENTWORKER_LLM_BACKOFF_INITIAL_SECONDS="0.05",
             AGENTWORKER_LLM_BACKOFF_MAX_SECONDS="0.2",

@@ -1,6 +1,6 @@
 """The resources one worker process shares across all its runs: settings, a database pool
-sized to the pool's concurrency, the LLM gateway (one HTTP pool), the tool registry, the
-publisher, the lease heartbeat, and, when no LLM provider is configured, the local server."""
+sized to the pool's concurrency, the LLM gateway (one HTTP pool), the tool registry (built-in
+tools and those of ``AGENTWORKER_TOOL_MODULES``), the publisher and the lease heartbeat."""
 
 from __future__ import annotations
 

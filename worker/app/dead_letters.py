@@ -4,8 +4,11 @@ A message whose kwargs are not an object, that carries positional arguments, nam
 do not have, or whose handling raised (a NUL byte PostgreSQL refuses, input nested thousands
 deep, an id that is not one) is acked and kept as an ``ai_error_logs`` row of type
 ``message.*``: the task name, the broker message id, the error, and the body with secrets
-redacted and made storable, so an operator can list it and send it again. Recording never
-raises: a worker must not die of a message it cannot even record.
+redacted and made storable, so an operator can list it and send it again
+(``agentworker dead-letters``, ``worker.app.redrive``). ``body_intact`` says whether the kept
+body is the message as received (nothing redacted, cut or changed to be storable): only then
+can it be sent again. Recording never raises: a worker must not die of a message it cannot even
+record.
 """
 
 from __future__ import annotations
@@ -35,10 +38,7 @@ def record_dead_letter(
     """Keep a message that could not be handled, redacted, in ``ai_error_logs``."""
     from worker.app.process import process_runtime  # the worker's own engine, built once
 
-    try:
-        body = {"args": _storable(scrub(args)), "kwargs": _storable(scrub(kwargs))}
-    except RecursionError:
-        body = {"text": _text(saferepr([args, kwargs], maxlevels=8))}
+    body, intact = dead_letter_body(args, kwargs)
     try:
         engine = process_runtime().engine
         with engine.begin() as connection:
@@ -51,12 +51,31 @@ def record_dead_letter(
                         error_type=f"message.{kind}",
                         message=_text(scrub_text(f"{task}: {error}")),
                         severity=ErrorSeverity.HIGH,
-                        context={"task": task, "broker_message_id": message_id, "body": body},
+                        context={
+                            "task": task,
+                            "broker_message_id": message_id,
+                            "body": body,
+                            "body_intact": intact,
+                        },
                     )
                 ],
             )
     except Exception:
         log.exception("could not record the dead letter of message %s (%s)", message_id, task)
+
+
+def dead_letter_body(args: Any, kwargs: Any) -> tuple[dict[str, Any], bool]:
+    """The body to keep (redacted, storable) and whether it is the message as received."""
+    try:
+        body = {"args": _storable(scrub(args)), "kwargs": _storable(scrub(kwargs))}
+    except RecursionError:
+        return {"text": _text(saferepr([args, kwargs], maxlevels=8))}, False
+    received = {"args": list(args) if isinstance(args, tuple) else args, "kwargs": kwargs}
+    try:
+        # NaN != NaN, so a body with NaN (kept as text) is rightly not intact.
+        return body, body == received
+    except RecursionError:
+        return body, False
 
 
 def _storable(value: Any, depth: int = 0) -> Any:

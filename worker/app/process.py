@@ -1,22 +1,32 @@
 """This worker process's runtime: built on first use by a task (never at import), closed when
-the process shuts down."""
+the process shuts down. Before that, a worker with nothing to send LLM calls to refuses to
+start (``start_refusal``): it never answers with a stand-in."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from celery.signals import heartbeat_sent, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    heartbeat_sent,
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from worker.agents.runtime import Runtime, build_runtime
 from worker.app.celery_app import app
+from worker.core.errors import ConfigurationError
 from worker.core.settings import get_settings
 from worker.durable import schema
 from worker.durable.publishing import CeleryPublisher
 from worker.ops import liveness
+from worker.ops.health import check_provider
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,36 @@ def process_runtime() -> Runtime:
             schema.assert_schema_current(runtime.engine)
             _process_runtime = runtime
         return _process_runtime
+
+
+def start_refusal() -> str | None:
+    """Why a worker must not start, in one line that says what to set, or ``None``: its
+    settings do not parse, or no LLM provider is configured anywhere (environment or ai_models).
+    A database that cannot be read does not refuse: it is reported, and tasks retry."""
+    try:
+        settings = get_settings()
+    except ConfigurationError as error:
+        return str(error)
+    provider = check_provider(settings)
+    if provider.ok:
+        log.info("LLM provider: %s", provider.detail)
+    elif provider.configuration:
+        return provider.detail
+    else:
+        log.warning("LLM provider %s", provider.detail)
+    return None
+
+
+@worker_init.connect
+def _refuse_to_start_without_a_provider(sender: Any = None, **_: Any) -> None:
+    """Before the consumer starts: exit 2 with one line on stderr rather than take work that
+    would fail (or, as once, succeed with canned answers)."""
+    if getattr(sender, "app", None) is not app:
+        return  # another Celery app's worker in this interpreter (the benchmarks' bare ones)
+    refusal = start_refusal()
+    if refusal is not None:
+        print(f"error: {refusal}", file=sys.stderr, flush=True)
+        raise SystemExit(2)  # not an Exception: Celery's signal dispatch lets it through
 
 
 @functools.cache

@@ -28,6 +28,7 @@ COMMANDS = {
     "workflows": "worker.cli.workflows:workflows",
     "approvals": "worker.cli.approvals:approvals",
     "cancel": "worker.cli.approvals:cancel",
+    "dead-letters": "worker.cli.dead_letters:dead_letters",
     "worker": "worker.cli.worker:worker",
     "demo": "worker.cli.demo:demo",
     "dev": "worker.cli.dev:dev",

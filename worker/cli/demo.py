@@ -1,9 +1,10 @@
 """``agentworker demo`` (``make demo``): the main job, end to end, on a machine with nothing.
 
-Starts what the environment lacks (PostgreSQL + pgvector, Redis, an LLM), migrates, seeds,
-ingests a brief into the knowledge base, starts a worker, submits a job through the public
-contract (``send_task("agents.run_task", kwargs=…)``), shows its events live, prints the result
-and the rows written, and shuts everything down.
+Starts what the environment lacks (PostgreSQL + pgvector, Redis, and the local stand-in LLM,
+used on purpose: AGENTWORKER_LOCAL_LLM=1), migrates, seeds, ingests a brief into the knowledge
+base, starts a worker, submits a job through the public contract
+(``send_task("agents.run_task", kwargs=…)``), shows its events live, prints the result and the
+rows written, and shuts everything down.
 """
 
 from __future__ import annotations

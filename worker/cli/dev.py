@@ -2,7 +2,8 @@
 
 Embedded PostgreSQL + pgvector and Redis where ``DATABASE_URL`` / ``REDIS_URL`` are unset, with
 their data in ``.agentworker/`` (ignored by git), so a restart keeps it; migrations; the demo
-seed; the local LLM server when no provider is configured; a worker with beat; Flower with basic
+seed; the local LLM server when no provider is configured (or AGENTWORKER_LOCAL_LLM=1 asks for
+it), its workers told so with AGENTWORKER_LOCAL_LLM=1; a worker with beat; Flower with basic
 auth; the metrics endpoint.
 """
 
@@ -131,6 +132,7 @@ def _print_urls(
     ]
     if services.llm_base_url:
         lines.append(f"    export OPENAI_BASE_URL='{services.llm_base_url}'")
+        lines.append("    export AGENTWORKER_LOCAL_LLM=1")
     lines.append("    agentworker submit --tenant acme --agent assistant --input 'hello' --wait")
     click.echo("\n".join(lines), nl=True)
     sys.stdout.flush()

@@ -1,8 +1,9 @@
 """``agentworker worker``: Celery workers with the right pool and concurrency.
 
-LLM calls are slow I/O, so runs share a process on a threads pool. One Python process uses one
-core at most (the GIL), so ``--processes N`` starts N such workers (the first also runs beat if
-asked) and stops them together.
+Refuses to start (exit 2, one line) when no LLM provider is configured anywhere
+(``worker.app.process.start_refusal``). LLM calls are slow I/O, so runs share a process on a
+threads pool. One Python process uses one core at most (the GIL), so ``--processes N`` starts N
+such workers (the first also runs beat if asked) and stops them together.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from types import FrameType
 
 import click
+
+from worker.core.errors import ConfigurationError
 
 
 def _celery_argv(
@@ -66,8 +69,14 @@ def worker(
     if processes == 1:
         from worker.app import app
 
+        # The worker refuses, before it consumes, when no provider is configured (worker_init).
         app.worker_main(_celery_argv(concurrency, queues, loglevel, hostname, beat))
         return
+    from worker.app.process import start_refusal
+
+    refusal = start_refusal()  # once here, so N processes do not print it N times
+    if refusal is not None:
+        raise ConfigurationError(refusal)  # the CLI prints "error: ..." and exits 2
     base = hostname or "agentworker@%h"
     name, _, host = base.partition("@")
     children = [

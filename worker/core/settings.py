@@ -36,6 +36,9 @@ class Settings(BaseModel):
 
     openai_api_key: str | None = None
     openai_base_url: str | None = None
+    #: The local OpenAI-compatible stand-in (worker/dev/llm_server.py) is intended: it is
+    #: reached at ``openai_base_url``, which must then be set (``agentworker dev`` sets both).
+    local_llm: bool = False
     default_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)

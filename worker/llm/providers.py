@@ -1,8 +1,12 @@
 """Which LLM provider a tenant's call goes to.
 
 In order: the agent's named ``provider`` (an ai_models row of the tenant, else system-wide);
-the tenant's active ai_models row for the usage; ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``; and,
-when none is configured, the local OpenAI-compatible server that the runtime starts.
+the tenant's active ai_models row for the usage; ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``. With
+none of them a call fails ``no_provider``; nothing stands in silently. The local stand-in
+(worker/dev/llm_server.py) is used only on purpose: ``AGENTWORKER_LOCAL_LLM=1`` with
+``OPENAI_BASE_URL`` at it (an endpoint without the flag is just an OpenAI-compatible endpoint).
+``describe_environment_provider`` and ``active_provider_rows`` tell the worker's start and
+``agentworker health`` whether any call could go anywhere.
 """
 
 from __future__ import annotations
@@ -16,8 +20,21 @@ from worker.core.errors import ConfigurationError
 from worker.core.settings import Settings
 from worker.llm.gateway import ProviderConfig
 from worker.security.encryption import SecretBox
+from worker.security.redact import redact_text
 
 LOCAL_API_KEY = "agentworker-local"
+
+NO_PROVIDER = (
+    "no LLM provider is configured: set OPENAI_API_KEY (with OPENAI_BASE_URL for any other "
+    "OpenAI-compatible endpoint) or add an active ai_models row (`agentworker keys "
+    "set-provider`); to use the local stand-in LLM on purpose, set AGENTWORKER_LOCAL_LLM=1 and "
+    "OPENAI_BASE_URL to it (`agentworker dev` does both)"
+)
+LOCAL_LLM_WITHOUT_URL = (
+    "AGENTWORKER_LOCAL_LLM=1 but OPENAI_BASE_URL is not set: start the local stand-in "
+    "(`python -m worker.dev.llm_server --port 8765`) and set "
+    "OPENAI_BASE_URL=http://127.0.0.1:8765/v1, or run `agentworker dev`, which does both"
+)
 
 
 class UnknownProvider(ConfigurationError):
@@ -68,13 +85,31 @@ def resolve_provider(
 
 def environment_provider(settings: Settings) -> ProviderConfig:
     """``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``; an endpoint without a key gets a placeholder
-    (the SDK needs one). Neither set: ``NoProviderConfigured``, never a silent stand-in."""
+    (the SDK needs one). Neither set: ``NoProviderConfigured``, never a silent stand-in. With
+    ``local_llm`` the stand-in is meant, so a missing ``OPENAI_BASE_URL`` is refused rather than
+    sending the calls (and any key) to api.openai.com."""
+    if settings.local_llm and not settings.openai_base_url:
+        raise NoProviderConfigured(LOCAL_LLM_WITHOUT_URL)
     if settings.openai_api_key:
         return ProviderConfig("env", settings.openai_api_key, settings.openai_base_url)
     if settings.openai_base_url:
         return ProviderConfig("env", LOCAL_API_KEY, settings.openai_base_url)
-    raise NoProviderConfigured(
-        "no LLM provider is configured: set OPENAI_API_KEY (with OPENAI_BASE_URL for any other "
-        "OpenAI-compatible endpoint) or add an active ai_models row for the tenant; for local "
-        "development `agentworker dev` starts a local OpenAI-compatible server"
-    )
+    raise NoProviderConfigured(NO_PROVIDER)
+
+
+def active_provider_rows(connection: sa.Connection) -> int:
+    """How many active ai_models rows (of any tenant, or system-wide) there are."""
+    query = sa.select(sa.func.count()).select_from(AIModel).where(AIModel.is_active.is_(True))
+    return int(connection.execute(query).scalar_one())
+
+
+def describe_environment_provider(settings: Settings) -> str:
+    """Where a call goes without an ai_models row, in words (a URL without its password);
+    ``NoProviderConfigured`` when the environment names no provider."""
+    provider = environment_provider(settings)
+    if provider.base_url is None:
+        return "OPENAI_API_KEY (api.openai.com)"
+    shown = redact_text(provider.base_url)
+    if settings.local_llm:
+        return f"the local stand-in LLM at {shown} (AGENTWORKER_LOCAL_LLM=1)"
+    return f"OPENAI_BASE_URL {shown}"

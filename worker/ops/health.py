@@ -2,7 +2,9 @@
 
 Liveness says the process can import the code and read its settings; readiness says the
 deployment can do work: the broker answers, the database answers and is at the code's schema
-revision, and (unless told otherwise) at least one worker answers a ping. Every check returns a
+revision, an LLM provider is configured (the environment's, or an active ai_models row; the
+worker refuses to start on the same check), and (unless told otherwise) at least one worker
+answers a ping. Every check returns a
 small frozen ``Check``; none raises. URLs in what they report never show a password.
 """
 
@@ -21,6 +23,11 @@ from sqlalchemy.pool import NullPool
 from worker.core.errors import ConfigurationError
 from worker.core.settings import Settings
 from worker.durable.publishing import publishing_app
+from worker.llm.providers import (
+    NoProviderConfigured,
+    active_provider_rows,
+    describe_environment_provider,
+)
 from worker.ops import liveness
 from worker.security.redact import redact_text
 
@@ -30,6 +37,7 @@ __all__ = [
     "check_broker",
     "check_database",
     "check_liveness",
+    "check_provider",
     "check_readiness",
     "check_worker",
     "check_worker_liveness",
@@ -182,6 +190,62 @@ def check_database(database_url: str | None, timeout: float = DEFAULT_TIMEOUT_SE
     return Check("database", True, f"{shown} at revision {head_revision()}")
 
 
+def check_provider(
+    settings: Settings,
+    *,
+    database: Check | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Check:
+    """An LLM call could go somewhere: the environment names a provider, or (read from the
+    database, unless ``database`` says it failed) an active ai_models row exists. A missing
+    provider is a configuration failure whose detail says which variable to set."""
+    try:
+        return Check("provider", True, describe_environment_provider(settings))
+    except NoProviderConfigured as error:
+        missing = error
+    if settings.local_llm or not settings.database_url:
+        return Check("provider", False, str(missing), configuration=True)
+    if database is not None and not database.ok:
+        return Check(
+            "provider",
+            False,
+            "not checked: OPENAI_API_KEY / OPENAI_BASE_URL are unset and the database's "
+            "ai_models rows cannot be read until the database check passes",
+        )
+    try:
+        rows = _count_provider_rows(settings.database_url, timeout)
+    except (sa_exc.SQLAlchemyError, OSError, ValueError) as error:
+        return Check(
+            "provider",
+            False,
+            "not checked: OPENAI_API_KEY / OPENAI_BASE_URL are unset and the database's "
+            f"ai_models rows could not be read ({_reason(error, settings.database_url)})",
+        )
+    if rows == 0:
+        return Check("provider", False, str(missing), configuration=True)
+    return Check(
+        "provider",
+        True,
+        f"{rows} active ai_models row{'' if rows == 1 else 's'} (OPENAI_API_KEY / "
+        "OPENAI_BASE_URL unset: a tenant without a row of its own fails no_provider)",
+    )
+
+
+def _count_provider_rows(database_url: str, timeout: float) -> int:
+    from models.db import create_sync_engine
+
+    engine = create_sync_engine(
+        database_url,
+        poolclass=NullPool,
+        connect_args={"connect_timeout": max(1, math.ceil(timeout))},
+    )
+    try:
+        with engine.connect() as connection:
+            return active_provider_rows(connection)
+    finally:
+        engine.dispose()
+
+
 def check_worker(broker_url: str | None, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Check:
     """At least one worker on the broker answers a ping within ``timeout`` seconds."""
     app = publishing_app(broker_url)
@@ -208,9 +272,11 @@ def check_worker(broker_url: str | None, timeout: float = DEFAULT_TIMEOUT_SECOND
 def check_readiness(
     settings: Settings, *, worker: bool = True, timeout: float = DEFAULT_TIMEOUT_SECONDS
 ) -> Readiness:
-    """Broker, database and (if ``worker``) a worker's ping, each with its own ``timeout``."""
+    """Broker, database, LLM provider and (if ``worker``) a worker's ping, each with its own
+    ``timeout``."""
     broker = check_broker(settings.broker_url, timeout)
-    checks = [broker, check_database(settings.database_url, timeout)]
+    database = check_database(settings.database_url, timeout)
+    checks = [broker, database, check_provider(settings, database=database, timeout=timeout)]
     if worker:
         checks.append(
             check_worker(settings.broker_url, timeout)

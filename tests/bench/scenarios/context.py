@@ -29,6 +29,7 @@ def worker_env(ctx: Context, llm_base_url: str, concurrency: int) -> dict[str, s
         DATABASE_URL=ctx.database.url,
         CELERY_BROKER_URL=ctx.broker.url,
         OPENAI_BASE_URL=llm_base_url,
+        AGENTWORKER_LOCAL_LLM="1",
         AGENTWORKER_CONCURRENCY=str(concurrency),
         AGENTWORKER_DB_POOL_SIZE=str(ctx.db_pool_size),
         AGENTWORKER_DB_MAX_OVERFLOW=str(ctx.db_max_overflow),
