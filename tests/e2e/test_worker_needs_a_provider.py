@@ -105,3 +105,23 @@ def test_the_stand_ins_address_without_the_flag_is_just_an_endpoint(stack: Stack
 
     task_id = stack.client.submit(tenant="acme", agent="helper", input="hello")
     assert stack.wait_for(task_id).status == TaskStatus.SUCCEEDED
+
+
+def test_a_worker_refuses_to_start_on_a_database_not_at_the_schema_revision(
+    empty_database_url: str, broker_url: str
+) -> None:
+    env = _env(empty_database_url, broker_url, OPENAI_API_KEY="sk-test-" + "x" * 20)
+    line = _refused("celery worker", env)
+
+    assert line.startswith("error: database is at revision none (empty schema)"), line
+    assert "run `agentworker migrate`" in line
+
+
+def test_a_worker_without_a_database_url_refuses_to_start_saying_what_to_set(
+    broker_url: str,
+) -> None:
+    env = _env("", broker_url, OPENAI_API_KEY="sk-test-" + "x" * 20)
+    del env["DATABASE_URL"]
+    line = _refused("celery worker", env)
+
+    assert line.startswith("error: DATABASE_URL is not set"), line

@@ -18,7 +18,10 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
+from models.db import DatabaseURLMissing, create_sync_engine
 from worker.agents.runtime import Runtime, build_runtime
 from worker.app.celery_app import app
 from worker.core.errors import ConfigurationError
@@ -54,13 +57,16 @@ def process_runtime() -> Runtime:
 
 
 def start_refusal() -> str | None:
-    """Why a worker must not start, in one line that says what to set, or ``None``: its
-    settings do not parse, or no LLM provider is configured anywhere (environment or ai_models).
-    A database that cannot be read does not refuse: it is reported, and tasks retry."""
+    """Why a worker must not start, in one line that says what to do, or ``None``: its
+    settings do not parse, the database is not at the code's schema revision, or no LLM
+    provider is configured anywhere (environment or ai_models). A database that cannot be read
+    does not refuse: it is reported, and tasks retry."""
     try:
         settings = get_settings()
     except ConfigurationError as error:
         return str(error)
+    if (out_of_date := _schema_refusal(settings.database_url)) is not None:
+        return out_of_date
     provider = check_provider(settings)
     if provider.ok:
         log.info("LLM provider: %s", provider.detail)
@@ -71,8 +77,24 @@ def start_refusal() -> str | None:
     return None
 
 
+def _schema_refusal(database_url: str | None) -> str | None:
+    try:
+        engine = create_sync_engine(database_url, poolclass=NullPool)
+    except DatabaseURLMissing as error:
+        return str(error)
+    try:
+        schema.assert_schema_current(engine)
+    except schema.SchemaOutOfDate as error:
+        return str(error)
+    except SQLAlchemyError:
+        log.warning("the database cannot be read yet; its schema is checked when it can be")
+    finally:
+        engine.dispose()
+    return None
+
+
 @worker_init.connect
-def _refuse_to_start_without_a_provider(sender: Any = None, **_: Any) -> None:
+def _refuse_to_start_when_it_cannot_work(sender: Any = None, **_: Any) -> None:
     """Before the consumer starts: exit 2 with one line on stderr rather than take work that
     would fail (or, as once, succeed with canned answers)."""
     if getattr(sender, "app", None) is not app:
