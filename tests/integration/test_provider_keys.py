@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from models import ModelUsageType
 from tests.support.agents import ensure_tenant
 from tests.support.stack import ROOT
+from worker.core.errors import ConfigurationError
 from worker.core.settings import Settings
 from worker.dev.llm_server import LocalLLMServer
 from worker.llm.gateway import LLMGateway
@@ -99,3 +101,41 @@ def test_a_key_is_never_taken_from_the_command_line(database_url: str, engine: s
     )
     assert result.returncode == 2
     assert "pipe the API key on standard input" in result.stderr
+
+
+def test_a_providers_known_rate_limit_is_stored_and_given_to_its_calls(
+    database_url: str, engine: sa.Engine
+) -> None:
+    ensure_tenant(engine)
+    key = generate_key()
+    stored = _agentworker(
+        database_url,
+        key,
+        "keys",
+        "set-provider",
+        "--tenant",
+        "acme",
+        "--name",
+        "acme-llm",
+        "--model",
+        "local-model",
+        "--requests-per-minute",
+        "500",
+        stdin="tenant-secret-key-123\n",
+    )
+    assert stored.returncode == 0, stored.stderr
+    settings = Settings(encryption_keys=(key,))
+    with engine.connect() as connection:
+        provider, _ = resolve_provider(
+            connection, settings, ensure_tenant(engine), usage=ModelUsageType.TASK_EXECUTION
+        )
+    assert provider.requests_per_minute == 500
+
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("""UPDATE ai_models SET config = '{"requests_per_minute": "lots"}'""")
+        )
+    with engine.connect() as connection, pytest.raises(ConfigurationError, match="'lots'"):
+        resolve_provider(
+            connection, settings, ensure_tenant(engine), usage=ModelUsageType.TASK_EXECUTION
+        )

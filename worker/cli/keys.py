@@ -25,13 +25,24 @@ def keys() -> None:
 @click.option("--model", required=True)
 @click.option("--base-url", help="An OpenAI-compatible endpoint; default: the provider's.")
 @click.option(
+    "--requests-per-minute",
+    type=click.FloatRange(min=0),
+    help="The provider's rate limit: each worker process paces its calls to it.",
+)
+@click.option(
     "--usage",
     type=click.Choice([u.value for u in ModelUsageType]),
     default="general",
     show_default=True,
 )
 def set_provider_command(
-    tenant: str | None, name: str, provider: str, model: str, base_url: str | None, usage: str
+    tenant: str | None,
+    name: str,
+    provider: str,
+    model: str,
+    base_url: str | None,
+    requests_per_minute: float | None,
+    usage: str,
 ) -> None:
     """Store a provider; the API key is read from standard input, never from arguments."""
     api_key = sys.stdin.readline().strip()
@@ -53,6 +64,7 @@ def set_provider_command(
             api_key=api_key,
             base_url=base_url,
             usage=ModelUsageType(usage),
+            requests_per_minute=requests_per_minute,
         )
     finally:
         engine.dispose()

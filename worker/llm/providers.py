@@ -56,7 +56,7 @@ def resolve_provider(
     """The provider and the model it prefers (None: use the agent's or the default model)."""
     tenant_or_shared = sa.or_(AIModel.tenant_id == tenant_id, AIModel.tenant_id.is_(None))
     query = sa.select(
-        AIModel.name, AIModel.base_url, AIModel.api_key_encrypted, AIModel.model
+        AIModel.name, AIModel.base_url, AIModel.api_key_encrypted, AIModel.model, AIModel.config
     ).where(AIModel.is_active.is_(True), tenant_or_shared)
     if named is not None:
         query = query.where(AIModel.name == named)
@@ -74,13 +74,28 @@ def resolve_provider(
             if row.api_key_encrypted
             else settings.openai_api_key or LOCAL_API_KEY
         )
-        return ProviderConfig(f"ai_models:{row.name}", key, row.base_url), row.model
+        limit = _requests_per_minute(row.name, row.config)
+        return ProviderConfig(f"ai_models:{row.name}", key, row.base_url, limit), row.model
     if named is not None:
         raise UnknownProvider(
             f"provider '{named}' is not an active ai_models entry of this tenant or of the "
             "system; add it, or remove 'provider' from the agent's configuration"
         )
     return environment_provider(settings), None
+
+
+def _requests_per_minute(name: str, config: object) -> float | None:
+    """The provider's known rate limit, from its row's ``config`` (None: the setting's)."""
+    value = config.get("requests_per_minute") if isinstance(config, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigurationError(
+            f"ai_models '{name}' has config.requests_per_minute {value!r}: give a number of "
+            "requests a minute (0: not paced), e.g. `agentworker keys set-provider "
+            "--requests-per-minute 500`"
+        )
+    return float(value)
 
 
 def environment_provider(settings: Settings) -> ProviderConfig:

@@ -58,8 +58,11 @@ def set_provider(
     api_key: str,
     base_url: str | None = None,
     usage: ModelUsageType = ModelUsageType.GENERAL,
+    requests_per_minute: float | None = None,
 ) -> uuid.UUID:
-    """Create or replace a provider configuration; its API key is stored encrypted."""
+    """Create or replace a provider configuration; its API key is stored encrypted.
+    ``requests_per_minute``: the provider's known limit, which each worker process paces its
+    calls to (kept in ``config``)."""
     with engine.begin() as connection:
         tenant_id = resolve_tenant(connection, tenant) if tenant else None
         values = {
@@ -72,6 +75,8 @@ def set_provider(
             "usage_type": usage,
             "is_active": True,
         }
+        if requests_per_minute is not None:
+            values["config"] = {"requests_per_minute": requests_per_minute}
         statement = pg_insert(_models).values(values)
         return connection.execute(
             statement.on_conflict_do_update(
