@@ -53,9 +53,20 @@ task_time_limit = _int("AGENTWORKER_TASK_TIME_LIMIT", task_soft_time_limit + 60)
 worker_concurrency = _int("AGENTWORKER_CONCURRENCY", 32)
 worker_pool = os.environ.get("AGENTWORKER_POOL", "threads")
 
+# Redis hands a message out again when it has stayed unacked this long. A live worker renews
+# the messages it holds (worker/app/visibility.py), so this bounds how long the message of a
+# worker that died stays out of sight (e.g. a foreign job whose row was never written), not
+# how long a task may run. RabbitMQ returns them when the worker's connection drops.
+_visibility_timeout = _float("AGENTWORKER_BROKER_VISIBILITY_TIMEOUT_SECONDS", 30.0)
+
 broker_transport_options = {
-    # Above the longest allowed task, so Redis never redelivers a message still being worked.
-    "visibility_timeout": max(3600, task_time_limit * 2),
+    "visibility_timeout": _visibility_timeout,
+    # Look for such messages every sixth of the timeout, with a real scan every time (kombu
+    # scans only every 10th sweep by default, every ~100 s).
+    "unacked_restore_interval": max(1.0, _visibility_timeout / 6),
+    "unacked_restore_throttle": 1,
+    # A worker killed during a sweep holds the sweep's lock this long (kombu's default: 300).
+    "unacked_mutex_expire": int(max(10.0, _visibility_timeout)),
     # Redis clients shared by the worker's threads must not run out (DESIGN §7).
     "max_connections": max(64, worker_concurrency * 2),
     "priority_steps": list(range(10)),
@@ -82,7 +93,7 @@ task_routes = {
 beat_schedule = {
     "reap-stranded-work": {
         "task": "maintenance.reap",
-        "schedule": _float("AGENTWORKER_REAPER_INTERVAL_SECONDS", 15.0),
+        "schedule": _float("AGENTWORKER_REAPER_INTERVAL_SECONDS", 10.0),
         "options": {"queue": "maintenance", "expires": 60},
     },
     "expire-approvals": {

@@ -112,6 +112,7 @@ from models.orchestration import (
     AgentRunStatus,
     EventLog,
     EventType,
+    QueueProbe,
     Task,
     TaskStatus,
 )
@@ -222,6 +223,7 @@ __all__ = [
     "PreferenceSource",
     "Project",
     "Prompt",
+    "QueueProbe",
     "RecipientType",
     "RecommendationType",
     "Room",

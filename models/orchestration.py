@@ -229,3 +229,19 @@ class EventLog(TenantOwned, Base):
     agent_run: Mapped[AgentRun | None] = relationship(
         back_populates="event_logs", lazy=NO_IMPLICIT_IO
     )
+
+
+class QueueProbe(Base):
+    """What the reaper has learnt of one broker queue and priority: a probe message it sent at
+    ``sent_at`` came back, and the latest to come back had been sent at ``passed_at`` (so every
+    message published before then has been delivered), at ``delivered_at``. A PENDING task
+    queued before ``passed_at`` whose claim never came lost its message (DESIGN §5.1)."""
+
+    __tablename__ = "queue_probes"
+    __table_args__ = (CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),)
+
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    priority: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    sent_at: Mapped[datetime]
+    passed_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]

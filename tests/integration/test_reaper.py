@@ -18,6 +18,7 @@ from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow, approval_gate
 from worker.approvals import resolve
+from worker.durable.leases import claim_task
 from worker.durable.reaper import reap
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
@@ -107,3 +108,19 @@ def test_what_only_waits_is_not_woken(engine: sa.Engine) -> None:
     publisher = RecordingPublisher()
     _reap(engine, publisher)
     assert publisher.sent == [], "an execution waiting for a person was re-published"
+
+
+def test_a_running_step_is_not_re_advanced_when_pending_tasks_are_checked_often(
+    engine: sa.Engine,
+) -> None:
+    """Lost task messages are looked for after seconds (AGENTWORKER_PENDING_REPUBLISH_SECONDS);
+    an execution busy with a running step is not woken on that clock."""
+    _started(engine, [{"key": "draft", "kind": "agent", "agent": "writer"}])
+    with engine.begin() as connection:
+        task_id = connection.execute(sa.text("SELECT id FROM tasks")).scalar_one()
+        assert claim_task(connection, task_id, "worker-a", 30) is not None
+    _age(engine, "ai_workflow_executions", "updated_at", 60)
+
+    publisher = RecordingPublisher()
+    reap(engine, publisher, stale_after_seconds=15, lost_wake_seconds=20)
+    assert _advances(publisher) == []

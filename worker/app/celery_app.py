@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from worker.app.visibility import VisibilityKeepAlive
 from worker.ops.logs import install_celery_hooks
 
 TASK_MODULES = [
@@ -21,6 +22,7 @@ def create_app(broker_url: str | None = None) -> Celery:
     celery.config_from_object("celeryconfig")
     celery.conf.include = TASK_MODULES
     celery.conf.worker_consumer = "worker.app.consumer:RecordingConsumer"
+    celery.steps["consumer"].add(VisibilityKeepAlive)
     if broker_url is not None:
         celery.conf.broker_url = broker_url
     return celery

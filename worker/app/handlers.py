@@ -28,7 +28,7 @@ from worker.core.contract import (
 )
 from worker.core.errors import AgentWorkerError
 from worker.core.tenants import UnknownTenant, tenant_named_by
-from worker.durable import records
+from worker.durable import faults, records
 from worker.workflows.cancellation import fail_execution
 from worker.workflows.catalog import ExecutionNotFound, UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
@@ -45,6 +45,9 @@ def handle_run_task(runtime: Runtime, payload: Mapping[str, Any], message_id: st
         return execute_task(runtime, reference.task_id)
     try:
         request = parse_payload(RunTaskRequest, payload)
+        # Only the broker knows of this job until its row commits (its message comes back if
+        # this worker dies now: defect 16, tests/e2e/test_recovery.py).
+        faults.fault_point(faults.AFTER_SUBMISSION_RECEIVED, runtime.settings.fault_point)
         with runtime.engine.begin() as connection:
             submitted = create_task(
                 connection,

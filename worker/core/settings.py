@@ -56,10 +56,14 @@ class Settings(BaseModel):
     tool_modules: tuple[str, ...] = ()
 
     max_input_bytes: int = Field(default=64 * 1024, gt=0)
-    lease_seconds: float = Field(default=60.0, gt=0)
+    #: A running task's lease, renewed every third of it while its run executes: a worker
+    #: that dies lets go of its tasks this long after its last renewal.
+    lease_seconds: float = Field(default=30.0, gt=0)
     #: How long a worker may reuse an agent definition or provider config it has read.
     definition_cache_seconds: float = Field(default=5.0, ge=0)
-    pending_republish_seconds: float = Field(default=300.0, gt=0)
+    #: A task PENDING this long is checked: a probe is sent through its queue, and the task
+    #: is re-published only if the probe comes back first (its message was lost, not queued).
+    pending_republish_seconds: float = Field(default=15.0, gt=0)
     #: A wake-up (``workflows.advance``) this overdue is taken as lost and published again.
     lost_wake_seconds: float = Field(default=20.0, gt=0)
     #: How long one drive of an agent run, and one tool call, may take before it stops.

@@ -1,10 +1,12 @@
 """The reaper: nothing stays stranded (DESIGN §5.1).
 
 Runs from Celery beat (``maintenance.reap``). A RUNNING task whose lease expired (its worker
-died) goes back to PENDING and is re-published; a PENDING task that has waited too long (its
-message was lost, e.g. a crash between commit and publish) is re-published; a workflow
-execution whose wake-up was lost is advanced. Duplicates are harmless: a task is claimed by one
-conditional UPDATE, and an advance moves an execution only as far as its rows allow.
+died) goes back to PENDING and is re-published; a PENDING task whose message was lost (e.g. a
+crash between commit and publish) is re-published, but one that is only queued behind others
+is not: a probe through its queue tells them apart (``worker.durable.queue_probes``); a
+workflow execution whose wake-up was lost is advanced. Duplicates are harmless: a task is
+claimed by one conditional UPDATE, and an advance moves an execution only as far as its rows
+allow.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from models import (
     TaskStatus,
 )
 from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
-from worker.durable import records
+from worker.durable import queue_probes, records
 from worker.durable.publishing import Publisher
 from worker.durable.states import TASK
 
@@ -41,6 +43,7 @@ class ReapReport:
     requeued_after_lost_worker: int
     republished_pending: int
     advanced_executions: int
+    probes_sent: int = 0
 
 
 def reap(
@@ -49,12 +52,16 @@ def reap(
     *,
     stale_after_seconds: float,
     lost_wake_seconds: float = 20.0,
+    idle_execution_seconds: float = 300.0,
     limit: int = 500,
 ) -> ReapReport:
-    """Re-queue what lost its worker, re-publish what waited ``stale_after_seconds``, and
-    wake an execution whose wake-up is ``lost_wake_seconds`` overdue."""
+    """Re-queue what lost its worker; probe the queue for tasks PENDING longer than
+    ``stale_after_seconds`` and re-publish those a probe proved lost; wake an execution whose
+    wake-up is ``lost_wake_seconds`` overdue, or that has not moved in
+    ``idle_execution_seconds``."""
     stale_after = timedelta(seconds=stale_after_seconds)
     lost_wake = timedelta(seconds=lost_wake_seconds)
+    idle_after = timedelta(seconds=idle_execution_seconds)
     with engine.begin() as connection:
         expired = TASK.apply_all(
             connection,
@@ -84,30 +91,39 @@ def reap(
                 for row in expired
             ],
         )
-        stale = connection.execute(
+        lost = connection.execute(
             sa.update(_tasks)
             .where(
                 _tasks.c.id.in_(
                     sa.select(_tasks.c.id)
-                    .where(
-                        Task.status == TaskStatus.PENDING,
-                        sa.func.coalesce(Task.not_before, Task.updated_at)
-                        < sa.func.now() - stale_after,
-                    )
+                    .where(queue_probes.suspected(stale_after), queue_probes.lost())
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
             )
-            .values(updated_at=sa.func.now())  # so it is not re-published again at once
-            .returning(_tasks.c.id, _tasks.c.priority)
+            .values(updated_at=sa.func.now())  # queued again from now
+            .returning(_tasks.c.id, _tasks.c.tenant_id, _tasks.c.priority)
         ).all()
+        records.write(
+            connection,
+            events=[
+                records.event(
+                    records.Scope(row.tenant_id, row.id),
+                    EventType.SYSTEM,
+                    "no message of this task was left in the broker (a probe sent after it "
+                    "came back first); re-published",
+                )
+                for row in lost
+            ],
+        )
+        probes = queue_probes.probes_to_send(connection, stale_after)
         idle = (
             connection.execute(
                 sa.update(_executions)
                 .where(
                     _executions.c.id.in_(
                         sa.select(_executions.c.id)
-                        .where(_stranded_execution(stale_after, lost_wake))
+                        .where(_stranded_execution(idle_after, lost_wake))
                         .limit(limit)
                         .with_for_update(skip_locked=True)
                     )
@@ -118,19 +134,25 @@ def reap(
             .scalars()
             .all()
         )
-    for row in [*expired, *stale]:
+    for row in [*expired, *lost]:
         publisher.publish(RUN_TASK, {"task_id": str(row.id)}, priority=row.priority)
+    for priority, sent_at in probes:
+        publisher.publish(
+            queue_probes.QUEUE_PROBE,
+            queue_probes.probe_message(priority, sent_at),
+            priority=priority,
+        )
     for execution_id in idle:
         publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(execution_id)})
-    return ReapReport(len(expired), len(stale), len(idle))
+    return ReapReport(len(expired), len(lost), len(idle), len(probes))
 
 
-def _stranded_execution(stale_after: timedelta, lost_wake: timedelta) -> sa.ColumnElement[bool]:
+def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.ColumnElement[bool]:
     """An execution whose ``workflows.advance`` was lost (a crash between a commit and its
     publish, or a lost message): the step it waits on has ended (its task finished, or its
     approval was decided or expired) ``lost_wake`` ago without the execution moving; or,
     whatever the reason, a pending or running execution that has not moved in
-    ``stale_after``. An execution waiting for a person or a running task is left alone."""
+    ``idle_after``. An execution waiting for a person or a running task is left alone."""
     now = sa.func.now()
     quiet = _executions.c.updated_at < now - lost_wake
     current = sa.and_(
@@ -163,6 +185,6 @@ def _stranded_execution(stale_after: timedelta, lost_wake: timedelta) -> sa.Colu
         sa.and_(_executions.c.status == ExecutionStatus.RUNNING, quiet, ended_task),
         sa.and_(
             _executions.c.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING]),
-            _executions.c.updated_at < now - stale_after,
+            _executions.c.updated_at < now - idle_after,
         ),
     )
