@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo dev bench clean
+.PHONY: install test lint demo dev bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "agentworker needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
@@ -30,6 +30,10 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+# The soak: ~2,000 jobs under kills and restarts; fails if anything is lost, repeated or stranded.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .agentworker

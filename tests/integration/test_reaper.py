@@ -124,3 +124,26 @@ def test_a_running_step_is_not_re_advanced_when_pending_tasks_are_checked_often(
     publisher = RecordingPublisher()
     reap(engine, publisher, stale_after_seconds=15, lost_wake_seconds=20)
     assert _advances(publisher) == []
+
+
+def test_an_execution_whose_first_advance_was_never_published_starts_within_the_grace(
+    engine: sa.Engine,
+) -> None:
+    """A start that committed and then could not publish (the broker was down; the caller's
+    retry found its idempotency key taken) leaves a PENDING execution and nothing else."""
+    add_agent(engine, "writer")
+    add_workflow(engine, "flow", [{"key": "draft", "kind": "agent", "agent": "writer"}])
+    with engine.begin() as connection:
+        execution_id = start_execution(
+            connection, tenant="acme", workflow="flow", input={}, idempotency_key=None
+        ).execution_id
+
+    publisher = RecordingPublisher()
+    _reap(engine, publisher)
+    assert _advances(publisher) == [], "woken before its own advance had a chance to arrive"
+
+    _age(engine, "ai_workflow_executions", "updated_at", 30)
+    _reap(engine, publisher)
+    assert _advances(publisher) == [str(execution_id)]
+    _reap(engine, publisher)
+    assert _advances(publisher) == [str(execution_id)], "published again at once"

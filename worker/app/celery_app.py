@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from worker.app.redis_restore import survive_restore_without_connection
 from worker.app.visibility import VisibilityKeepAlive
 from worker.ops.logs import install_celery_hooks
 
@@ -18,6 +19,7 @@ TASK_MODULES = [
 
 def create_app(broker_url: str | None = None) -> Celery:
     """A Celery app with our configuration; ``broker_url`` overrides the environment's."""
+    survive_restore_without_connection()
     celery = Celery("agentworker", task_cls="worker.app.task_class:AgentWorkerTask")
     celery.config_from_object("celeryconfig")
     celery.conf.include = TASK_MODULES

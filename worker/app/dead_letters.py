@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from celery.utils.saferepr import saferepr
 
 from models import ErrorSeverity
@@ -38,30 +40,81 @@ def record_dead_letter(
     """Keep a message that could not be handled, redacted, in ``ai_error_logs``."""
     from worker.app.process import process_runtime  # the worker's own engine, built once
 
-    body, intact = dead_letter_body(args, kwargs)
     try:
         engine = process_runtime().engine
-        with engine.begin() as connection:
-            tenant_id = tenant_named_by(connection, kwargs) if isinstance(kwargs, Mapping) else None
-            records.write(
-                connection,
-                errors=[
-                    records.error_log(
-                        records.Scope(tenant_id=tenant_id),
-                        error_type=f"message.{kind}",
-                        message=_text(scrub_text(f"{task}: {error}")),
-                        severity=ErrorSeverity.HIGH,
-                        context={
-                            "task": task,
-                            "broker_message_id": message_id,
-                            "body": body,
-                            "body_intact": intact,
-                        },
-                    )
-                ],
-            )
     except Exception:
         log.exception("could not record the dead letter of message %s (%s)", message_id, task)
+        return
+    keep_dead_letter(
+        engine, task=task, message_id=message_id, args=args, kwargs=kwargs, kind=kind, error=error
+    )
+
+
+def keep_dead_letter(
+    engine: sa.Engine,
+    *,
+    task: str,
+    message_id: str | None,
+    args: Any,
+    kwargs: Any,
+    kind: str,
+    error: str,
+    patience_seconds: float = 120.0,
+) -> None:
+    """Write the dead letter; while the database is unreachable (a restart), try again for
+    ``patience_seconds``: the message is acked once this returns, so giving up loses it."""
+    body, intact = dead_letter_body(args, kwargs)
+    give_up_at = time.monotonic() + patience_seconds
+    pause = 0.5
+    while True:
+        try:
+            _write(engine, task, message_id, kwargs, kind, error, body, intact)
+            return
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            if time.monotonic() + pause > give_up_at:
+                log.exception(
+                    "could not record the dead letter of message %s (%s)", message_id, task
+                )
+                return
+            log.warning(
+                "database unreachable; the dead letter of %s waits %.1f s", message_id, pause
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+        except Exception:
+            log.exception("could not record the dead letter of message %s (%s)", message_id, task)
+            return
+
+
+def _write(
+    engine: sa.Engine,
+    task: str,
+    message_id: str | None,
+    kwargs: Any,
+    kind: str,
+    error: str,
+    body: dict[str, Any],
+    intact: bool,
+) -> None:
+    with engine.begin() as connection:
+        tenant_id = tenant_named_by(connection, kwargs) if isinstance(kwargs, Mapping) else None
+        records.write(
+            connection,
+            errors=[
+                records.error_log(
+                    records.Scope(tenant_id=tenant_id),
+                    error_type=f"message.{kind}",
+                    message=_text(scrub_text(f"{task}: {error}")),
+                    severity=ErrorSeverity.HIGH,
+                    context={
+                        "task": task,
+                        "broker_message_id": message_id,
+                        "body": body,
+                        "body_intact": intact,
+                    },
+                )
+            ],
+        )
 
 
 def dead_letter_body(args: Any, kwargs: Any) -> tuple[dict[str, Any], bool]:

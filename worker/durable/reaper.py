@@ -150,7 +150,8 @@ def reap(
 def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.ColumnElement[bool]:
     """An execution whose ``workflows.advance`` was lost (a crash between a commit and its
     publish, or a lost message): the step it waits on has ended (its task finished, or its
-    approval was decided or expired) ``lost_wake`` ago without the execution moving; or,
+    approval was decided or expired) ``lost_wake`` ago without the execution moving, or it is
+    still PENDING that long after it was started (its first advance never went out); or,
     whatever the reason, a pending or running execution that has not moved in
     ``idle_after``. An execution waiting for a person or a running task is left alone."""
     now = sa.func.now()
@@ -181,6 +182,7 @@ def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.Colum
         )
     )
     return sa.or_(
+        sa.and_(_executions.c.status == ExecutionStatus.PENDING, quiet),
         sa.and_(_executions.c.status == ExecutionStatus.AWAITING_APPROVAL, quiet, decided_gate),
         sa.and_(_executions.c.status == ExecutionStatus.RUNNING, quiet, ended_task),
         sa.and_(
