@@ -259,7 +259,9 @@ class _Soak:
 
     def _drain(self) -> bool:
         """Wait until nothing is pending, running or waiting for the approver, and every
-        foreign job has its row (or 30 s have passed since the rest had drained)."""
+        foreign job has its row (or a minute, the recovery target, has passed since the rest
+        had drained: a foreign message a killed worker held comes back after the broker's
+        visibility timeout, 30 s, plus a restore sweep)."""
         deadline = time.monotonic() + self.options.drain_seconds
         quiet_since: float | None = None
         while time.monotonic() < deadline:
@@ -269,7 +271,7 @@ class _Soak:
                     quiet_since = None
                 else:
                     quiet_since = quiet_since or time.monotonic()
-                    if self._foreign_rows_exist() or time.monotonic() - quiet_since > 30:
+                    if self._foreign_rows_exist() or time.monotonic() - quiet_since > 60:
                         return True
             time.sleep(1)
         return False
