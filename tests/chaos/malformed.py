@@ -5,16 +5,11 @@ broker message id)."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from kombu import Producer
 
-from tests.e2e.test_malformed_messages import DEEP, MALFORMED
-
-_DEEP_JSON = '{"down": ' * 3000 + '"bottom"' + "}" * 3000
+from tests.support.malformed import MALFORMED, send_raw
 
 __all__ = ["MALFORMED", "recorded", "send_malformed"]
 
@@ -23,33 +18,7 @@ def send_malformed(app: Any, number: int) -> tuple[str, str]:
     """Publish the ``number``-th malformed message (the kinds in turn); its (message id,
     what it was)."""
     name, args, kwargs = MALFORMED[number % len(MALFORMED)]
-    message_id = str(uuid.uuid4())
-    queue = "workflows" if name.startswith(("workflows.", "approvals.")) else "agents"
-    headers = {
-        "lang": "py",
-        "task": name,
-        "id": message_id,
-        "root_id": message_id,
-        "parent_id": None,
-        "group": None,
-        "retries": 0,
-        "eta": None,
-        "expires": None,
-        "timelimit": [None, None],
-    }
-    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-    body = json.dumps([args, kwargs, embed]).replace(json.dumps(DEEP), _DEEP_JSON)
-    with app.connection_for_write() as connection:
-        Producer(connection).publish(
-            body.encode(),
-            routing_key=queue,
-            headers=headers,
-            correlation_id=message_id,
-            content_type="application/json",
-            content_encoding="utf-8",
-            retry=True,
-        )
-    return message_id, f"{name} {str(kwargs)[:60]}"
+    return send_raw(app, name, args, kwargs), f"{name} {str(kwargs)[:60]}"
 
 
 def recorded(engine: sa.Engine, message_ids: list[str]) -> set[str]:

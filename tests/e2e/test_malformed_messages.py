@@ -8,68 +8,10 @@ alive and serve a good job afterwards.
 
 from __future__ import annotations
 
-import json
-import uuid
-from typing import Any
-
-from kombu import Producer
-
 from models import TaskStatus
 from tests.support.agents import add_agent
+from tests.support.malformed import MALFORMED, send_raw
 from tests.support.stack import Stack, wait_until
-
-#: Stands for JSON nested thousands deep, which no encoder here would write.
-DEEP = "<json nested 3000 deep>"
-_DEEP_JSON = '{"down": ' * 3000 + '"bottom"' + "}" * 3000
-
-
-#: (task name, args, kwargs): each breaks the contract differently.
-MALFORMED: list[tuple[str, Any, Any]] = [
-    ("agents.run_task", [], ["tenant", "acme"]),
-    ("agents.run_task", [], "tenant=acme"),
-    ("agents.run_task", ["acme", "helper", "hi"], {}),
-    ("agents.run_task", [], {"tenant": "acme", "agent": "helper", "input": "nul \x00 byte"}),
-    ("agents.run_task", [], {"tenant": "acme", "agent": "helper", "input": DEEP}),
-    ("agents.run_task", [], {"tenant": "acme", "agent": "helper", "input": {"x": float("nan")}}),
-    ("agents.run_task", [], {"tenant": "acme", "agent": "helper", "input": float("inf")}),
-    ("agents.run_task", [], {"tenant": "acme", "agent": "helper", "input": "lone \ud800 half"}),
-    ("agents.run_task", [], {"tenant": "acme\udfff", "agent": "helper", "input": "hi"}),
-    ("agents.no_such_task", [], {"tenant": "acme"}),
-    ("approvals.resolve", [], {"approval_id": "not-a-uuid", "decision": "approve", "user": "x"}),
-    ("knowledge.ingest", [], {"tenant": "acme", "text": "no name"}),
-    ("workflows.advance", [], {"execution_id": 42}),
-    ("workflows.start", [], []),
-]
-
-
-def _send_raw(stack: Stack, name: str, args: Any, kwargs: Any) -> str:
-    """Publish a task message as any client could, without Celery's own checks on it."""
-    message_id = str(uuid.uuid4())
-    queue = "workflows" if name.startswith(("workflows.", "approvals.")) else "agents"
-    headers = {
-        "lang": "py",
-        "task": name,
-        "id": message_id,
-        "root_id": message_id,
-        "parent_id": None,
-        "group": None,
-        "retries": 0,
-        "eta": None,
-        "expires": None,
-        "timelimit": [None, None],
-    }
-    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-    body = json.dumps([args, kwargs, embed]).replace(json.dumps(DEEP), _DEEP_JSON)
-    with stack.app.connection_for_write() as connection:
-        Producer(connection).publish(
-            body.encode(),
-            routing_key=queue,
-            headers=headers,
-            correlation_id=message_id,
-            content_type="application/json",
-            content_encoding="utf-8",
-        )
-    return message_id
 
 
 def _recorded(stack: Stack, message_id: str) -> bool:
@@ -87,7 +29,7 @@ def test_malformed_messages_are_recorded_and_no_worker_crashes(stack: Stack) -> 
     add_agent(stack.engine, "helper")
     worker = stack.start_worker(concurrency=2)
 
-    sent = [_send_raw(stack, name, args, kwargs) for name, args, kwargs in MALFORMED]
+    sent = [send_raw(stack.app, name, args, kwargs) for name, args, kwargs in MALFORMED]
     for message_id, (name, _, kwargs) in zip(sent, MALFORMED, strict=True):
         wait_until(
             lambda m=message_id: True if _recorded(stack, m) else None,
