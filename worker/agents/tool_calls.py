@@ -181,7 +181,7 @@ def run_tool_call(
             return call_within(scope.timeout_seconds, lambda _: invoke(key_context), name=name)
         except CallTimedOut as error:
             return timed_out(error)
-    pending = outcome(ActionStatus.PENDING, "", arguments=shown, spec=spec).action_log
+    pending = _row(outcome(ActionStatus.PENDING, "", arguments=shown, spec=spec))
     lease = Lease(scope.task_id, scope.lease_owner) if scope.lease_owner else None
     if spec.transactional:
         run = _in_one_transaction(engine, pending, lease, key_context, invoke, replay)
@@ -218,7 +218,7 @@ def _in_one_transaction(
                 return done  # the transaction rolls back what the tool wrote; the step records it
             faults.fault_point(faults.AFTER_TOOL_RETURNED)
             with abandonment.unless_abandoned():
-                complete_call(connection, done.action_log)
+                complete_call(connection, _row(done))
                 commit()
             return done
 
@@ -248,10 +248,17 @@ def _recorded_around(
             done = invoke(replace(context, outcome_unknown=recorded is not None))
             faults.fault_point(faults.AFTER_TOOL_RETURNED)
         with abandonment.unless_abandoned(), engine.begin() as connection:
-            complete_call(connection, done.action_log, only_pending=True)
+            complete_call(connection, _row(done), only_pending=True)
         return done
 
     return run
+
+
+def _row(outcome: ToolOutcome) -> dict[str, Any]:
+    """The outcome's action row: only a database call that timed out has none."""
+    if outcome.action_log is None:
+        raise AssertionError(f"the call {outcome.tool_call_id} has no action row to write")
+    return outcome.action_log
 
 
 def _unknown(replay: Callable[[RecordedCall], ToolOutcome], recorded: RecordedCall) -> ToolOutcome:

@@ -84,8 +84,8 @@ def record_call(
     )
     if inserted.created:
         return None
-    status, response_data, error_message = inserted.row
-    return RecordedCall(ActionStatus(status), response_data, error_message)
+    earlier = inserted.row
+    return RecordedCall(ActionStatus(earlier.status), earlier.response_data, earlier.error_message)
 
 
 def complete_call(
@@ -97,7 +97,7 @@ def complete_call(
     if only_pending:
         where.append(_action_logs.c.status == ActionStatus.PENDING)
     connection.execute(
-        sa.update(_action_logs)
+        sa.update(_action_logs)  # type: ignore[arg-type]
         .where(*where)
         .values(
             status=row["status"],
