@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import ErrorSeverity, TaskStatus
+from models import ErrorSeverity, Task, TaskStatus
 from worker.agents.endings import abandon, defer, fail
 from worker.agents.run_start import start_or_resume
 from worker.agents.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome
@@ -83,6 +84,15 @@ def _execute(runtime: Runtime, task: ClaimedTask, started: ActiveRun | Exception
     except AwaitingApproval:
         return Outcome(task.id, "awaiting_approval", "parked until an approver decides")
     except LLMDeferred as deferral:
+        if _deferred_too_long(runtime, task):
+            limit = runtime.settings.max_deferral_seconds
+            error = AgentWorkerError(
+                f"the provider kept asking to wait for more than {limit:g} s since the task "
+                f"was submitted ({deferral}); check its rate limit and quota, or raise "
+                "AGENTWORKER_MAX_DEFERRAL_SECONDS",
+                code="rate_limited",
+            )
+            return fail(runtime, task, run, error, str(error))
         return defer(runtime, task, run, deferral)
     except (LLMCallFailed, AgentWorkerError) as error:
         return fail(runtime, task, run, error, str(error))
@@ -98,6 +108,18 @@ def _execute(runtime: Runtime, task: ClaimedTask, started: ActiveRun | Exception
 def _holding(runtime: Runtime, task_id: uuid.UUID) -> AbstractContextManager[None]:
     """The heartbeat keeps the task's lease alive while its run executes here."""
     return runtime.heartbeat.holding(task_id) if runtime.heartbeat else nullcontext()
+
+
+def _deferred_too_long(runtime: Runtime, task: ClaimedTask) -> bool:
+    """Deferrals hand the task back without using an attempt, so this bounds them: nothing
+    waits on a provider for ever."""
+    limit = timedelta(seconds=runtime.settings.max_deferral_seconds)
+    with runtime.engine.connect() as connection:
+        return bool(
+            connection.execute(
+                sa.select(Task.created_at < sa.func.now() - limit).where(Task.id == task.id)
+            ).scalar()
+        )
 
 
 def _hand_back(runtime: Runtime, task: ClaimedTask) -> None:

@@ -48,6 +48,9 @@ class Settings(BaseModel):
     #: A Retry-After longer than this is not slept in the worker: the run is re-published.
     #: Also the most a call waits in the worker on a provider's rate limit, in all.
     defer_threshold_seconds: float = Field(default=10.0, ge=0)
+    #: A task still deferring on a provider's rate limit this long after its submission fails
+    #: ``rate_limited`` (deferrals never use an attempt, so this is what bounds them).
+    max_deferral_seconds: float = Field(default=3600.0, gt=0)
     #: Pace each provider's calls to this many a minute, per worker process (0: no pacing).
     llm_requests_per_minute: float = Field(default=0.0, ge=0)
     prices: dict[str, tuple[Decimal, Decimal]] = Field(default_factory=lambda: DEFAULT_PRICES)
