@@ -183,10 +183,8 @@ def run_tool_call(
             return timed_out(error)
     pending = _row(outcome(ActionStatus.PENDING, "", arguments=shown, spec=spec))
     lease = Lease(scope.task_id, scope.lease_owner) if scope.lease_owner else None
-    if spec.transactional:
-        run = _in_one_transaction(engine, pending, lease, key_context, invoke, replay)
-    else:
-        run = _recorded_around(engine, pending, lease, key_context, invoke, replay, spec)
+    effectful = _EffectfulCall(engine, spec, pending, lease, key_context, invoke, replay)
+    run = effectful.in_one_transaction if spec.transactional else effectful.recorded_around
     try:
         return call_within(scope.timeout_seconds, run, name=name)
     except CallTimedOut as error:
@@ -197,23 +195,26 @@ def run_tool_call(
         return late
 
 
-def _in_one_transaction(
-    engine: sa.Engine,
-    pending: Mapping[str, Any],
-    lease: Lease | None,
-    context: ToolContext,
-    invoke: Callable[[ToolContext], ToolOutcome],
-    replay: Callable[[RecordedCall], ToolOutcome],
-) -> Callable[[Abandonment], ToolOutcome]:
-    """A database tool: its rows and its result commit together, or nothing does."""
+@dataclass(frozen=True)
+class _EffectfulCall:
+    """One call of a tool with side effects, and the two ways it is recorded around its run."""
 
-    def run(abandonment: Abandonment) -> ToolOutcome:
-        with database_effects(engine) as (connection, sessions, commit):
-            recorded = record_call(connection, pending, lease)
+    engine: sa.Engine
+    spec: ToolSpec
+    pending: Mapping[str, Any]  # its action row, PENDING
+    lease: Lease | None
+    context: ToolContext
+    invoke: Callable[[ToolContext], ToolOutcome]
+    replay: Callable[[RecordedCall], ToolOutcome]
+
+    def in_one_transaction(self, abandonment: Abandonment) -> ToolOutcome:
+        """A database tool: its rows and its result commit together, or nothing does."""
+        with database_effects(self.engine) as (connection, sessions, commit):
+            recorded = record_call(connection, self.pending, self.lease)
             if recorded is not None:
-                return replay(recorded) if recorded.finished else _unknown(replay, recorded)
+                return self.replay(recorded) if recorded.finished else self.unknown()
             faults.fault_point(faults.AFTER_TOOL_STARTED)
-            done = invoke(replace(context, session_factory=sessions))
+            done = self.invoke(replace(self.context, session_factory=sessions))
             if done.status != ActionStatus.SUCCESS:
                 return done  # the transaction rolls back what the tool wrote; the step records it
             faults.fault_point(faults.AFTER_TOOL_RETURNED)
@@ -222,36 +223,26 @@ def _in_one_transaction(
                 commit()
             return done
 
-    return run
-
-
-def _recorded_around(
-    engine: sa.Engine,
-    pending: Mapping[str, Any],
-    lease: Lease | None,
-    context: ToolContext,
-    invoke: Callable[[ToolContext], ToolOutcome],
-    replay: Callable[[RecordedCall], ToolOutcome],
-    spec: ToolSpec,
-) -> Callable[[Abandonment], ToolOutcome]:
-    """An external tool: recorded before it acts, its result written the moment it returns."""
-
-    def run(abandonment: Abandonment) -> ToolOutcome:
-        with engine.begin() as connection:
-            recorded = record_call(connection, pending, lease)
+    def recorded_around(self, abandonment: Abandonment) -> ToolOutcome:
+        """An external tool: recorded before it acts, its result written the moment it
+        returns."""
+        with self.engine.begin() as connection:
+            recorded = record_call(connection, self.pending, self.lease)
         if recorded is not None and recorded.finished:
-            return replay(recorded)
-        if recorded is not None and not spec.idempotent:
-            done = _unknown(replay, recorded)
+            return self.replay(recorded)
+        if recorded is not None and not self.spec.idempotent:
+            done = self.unknown()
         else:
             faults.fault_point(faults.AFTER_TOOL_STARTED)
-            done = invoke(replace(context, outcome_unknown=recorded is not None))
+            done = self.invoke(replace(self.context, outcome_unknown=recorded is not None))
             faults.fault_point(faults.AFTER_TOOL_RETURNED)
-        with abandonment.unless_abandoned(), engine.begin() as connection:
+        with abandonment.unless_abandoned(), self.engine.begin() as connection:
             complete_call(connection, _row(done), only_pending=True)
         return done
 
-    return run
+    def unknown(self) -> ToolOutcome:
+        """A call an earlier attempt started and never finished, not to be run again."""
+        return self.replay(RecordedCall(ActionStatus.FAILURE, None, OUTCOME_UNKNOWN))
 
 
 def _row(outcome: ToolOutcome) -> dict[str, Any]:
@@ -259,11 +250,6 @@ def _row(outcome: ToolOutcome) -> dict[str, Any]:
     if outcome.action_log is None:
         raise AssertionError(f"the call {outcome.tool_call_id} has no action row to write")
     return outcome.action_log
-
-
-def _unknown(replay: Callable[[RecordedCall], ToolOutcome], recorded: RecordedCall) -> ToolOutcome:
-    """A call an earlier attempt started and never finished, not to be run again."""
-    return replay(RecordedCall(ActionStatus.FAILURE, None, OUTCOME_UNKNOWN))
 
 
 def refused_call(
