@@ -39,8 +39,10 @@ from models.ai_event import (
 )
 from models.approvals import (
     Approval,
+    ApprovalDecision,
     ApprovalKind,
     ApprovalStatus,
+    VoteDecision,
 )
 from models.base import (
     NAMING_CONVENTION,
@@ -128,6 +130,12 @@ from models.orchestrator import (
     Project,
     Prompt,
 )
+from models.principals import (
+    ApiKey,
+    BrokerAuth,
+    SubmissionNonce,
+    UserToken,
+)
 from models.tenancy import (
     MembershipRole,
     Tenant,
@@ -171,7 +179,9 @@ __all__ = [
     "AgentRunStatus",
     "AgentStatus",
     "AgentType",
+    "ApiKey",
     "Approval",
+    "ApprovalDecision",
     "ApprovalKind",
     "ApprovalStatus",
     "Attendee",
@@ -183,6 +193,7 @@ __all__ = [
     "Base",
     "BoardTask",
     "BoardTaskStatus",
+    "BrokerAuth",
     "Budget",
     "BudgetCategory",
     "BudgetLineItem",
@@ -239,6 +250,7 @@ __all__ = [
     "SponsorTier",
     "SponsorshipPackage",
     "StepRunStatus",
+    "SubmissionNonce",
     "SystemSetting",
     "Task",
     "TaskStatus",
@@ -250,8 +262,10 @@ __all__ = [
     "TrainingDataType",
     "User",
     "UserPreference",
+    "UserToken",
     "Venue",
     "VenueStatus",
+    "VoteDecision",
     "WorkflowStatus",
     "WorkflowType",
     "async_session_factory",

@@ -1,8 +1,11 @@
-"""Human-in-the-loop approvals (seed 000 approval.py).
+"""Human-in-the-loop approvals (seed 000 approval.py), and the votes cast on them.
 
-A decision is one conditional UPDATE ``… WHERE status = 'pending'`` (``worker.approvals``):
-the first decision wins. The CHECKs keep a decided row consistent and every approval tied to what
-it gates.
+Each vote is an ``approval_decisions`` row (one per approver); the approval leaves PENDING by one
+conditional UPDATE ``… WHERE status = 'pending'`` (``worker.approvals``) in the transaction of
+the vote that meets its quorum. The CHECKs keep a decided row consistent and every approval tied
+to what it gates. A tool approval carries the digest of the call it asks about
+(``worker.approvals.digests``), and once approved the digest (and the arguments, when an
+approver edited them) of what may run.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, TenantOwned, Timestamps, UUIDPrimaryKey, fk, text_enum
+from models.base import (
+    Base,
+    CreatedAt,
+    TenantOwned,
+    Timestamps,
+    UUIDPrimaryKey,
+    fk,
+    text_enum,
+)
+from models.principals import PrincipalKind
 from models.tenancy import MembershipRole
 
 
@@ -32,6 +44,11 @@ class ApprovalKind(enum.StrEnum):
     TOOL_CALL = "tool_call"
 
 
+class VoteDecision(enum.StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
 class Approval(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     __tablename__ = "approvals"
     __table_args__ = (
@@ -41,6 +58,10 @@ class Approval(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         ),
         CheckConstraint(
             "(status = 'pending') = (decided_at IS NULL)", name="decided_iff_not_pending"
+        ),
+        CheckConstraint("quorum >= 1 AND rejections_needed >= 1", name="quorum_positive"),
+        CheckConstraint(
+            "approved_digest IS NULL OR status = 'approved'", name="approved_digest_iff_approved"
         ),
         UniqueConstraint("workflow_execution_id", "step_key", "step_attempt"),
         UniqueConstraint("agent_run_id", "tool_call_id"),
@@ -90,3 +111,41 @@ class Approval(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         "users.id", ondelete="SET NULL", nullable=True
     )
     decision_comment: Mapped[str | None] = mapped_column(Text)
+    #: The principal of the deciding vote (``Principal.audit_fields()``).
+    decided_by_principal: Mapped[dict[str, Any] | None]
+
+    #: How many distinct approvers must approve, and how many rejections reject.
+    quorum: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    rejections_needed: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    #: A tool approval: SHA-256 of the call pending now (the model's, or an approver's edit).
+    digest: Mapped[str | None] = mapped_column(String(64))
+    #: The tool's JSON Schema, that edited arguments are validated against.
+    arguments_schema: Mapped[dict[str, Any] | None]
+    #: Arguments an approver edited (what runs once approved); NULL: the model's own.
+    approved_arguments: Mapped[dict[str, Any] | None]
+    #: The digest that was approved: only a call with this digest runs.
+    approved_digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApprovalDecision(UUIDPrimaryKey, TenantOwned, CreatedAt, Base):
+    """One approver's vote on an approval, and the verified principal it came through."""
+
+    __tablename__ = "approval_decisions"
+    __table_args__ = (UniqueConstraint("approval_id", "user_id"),)
+
+    approval_id: Mapped[uuid.UUID] = fk("approvals.id", ondelete="CASCADE", nullable=False)
+    user_id: Mapped[uuid.UUID | None] = fk("users.id", ondelete="SET NULL", nullable=True)
+    #: The approver as named (email), kept if the user is deleted.
+    approver: Mapped[str] = mapped_column(String(320))
+    decision: Mapped[VoteDecision] = mapped_column(text_enum(VoteDecision, "vote_decision"))
+    principal_kind: Mapped[PrincipalKind] = mapped_column(
+        text_enum(PrincipalKind, "principal_kind")
+    )
+    principal: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    key_id: Mapped[uuid.UUID | None]
+    os_user: Mapped[str | None] = mapped_column(String(255))
+    #: The digest this vote approved or rejected (a tool approval).
+    digest: Mapped[str | None] = mapped_column(String(64))
+    #: The arguments this vote approved, when the approver edited them.
+    arguments: Mapped[dict[str, Any] | None]
+    comment: Mapped[str | None] = mapped_column(Text)

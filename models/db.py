@@ -18,6 +18,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+# Imported for its effect: every transaction on any engine sets its tenant for row-level
+# security (see models/tenant_scope.py).
+import models.tenant_scope  # noqa: F401
+
 
 class DatabaseURLMissing(RuntimeError):
     pass

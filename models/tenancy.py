@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import NO_IMPLICIT_IO, Base, Timestamps, UUIDPrimaryKey, fk, text_enum
+from models.principals import BrokerAuth
 
 
 class MembershipRole(enum.StrEnum):
@@ -26,7 +27,16 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
 
     name: Mapped[str] = mapped_column(String(255), index=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
+    #: The tenant's legacy key (seed 003): SHA-256 hex of a key that authenticates as a
+    #: bearer exactly like an ``api_keys`` key with every scope (``worker.security.api_keys``).
+    #: New keys go in ``api_keys`` (named, scoped, expiring, revocable).
     api_key_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    #: How its broker messages are authenticated: ``trusted`` or ``signed`` (``BrokerAuth``).
+    broker_auth: Mapped[BrokerAuth] = mapped_column(
+        text_enum(BrokerAuth, "broker_auth"),
+        default=BrokerAuth.TRUSTED,
+        server_default=BrokerAuth.TRUSTED.value,
+    )
     provider_configs: Mapped[dict[str, Any]] = mapped_column(
         default=dict, server_default=text("'{}'::jsonb")
     )

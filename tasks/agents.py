@@ -10,9 +10,12 @@ from tasks.options import RETRY_ON_DATABASE_ERRORS
 from worker.app import app
 from worker.app.handlers import handle_run_task
 from worker.app.process import process_runtime
+from worker.app.scoping import message_scope
 
 
 @app.task(name="agents.run_task", bind=True, **RETRY_ON_DATABASE_ERRORS)
 def run_task(self: Task, **payload: Any) -> dict[str, str]:
-    outcome = handle_run_task(process_runtime(), payload, self.request.id)
+    runtime = process_runtime()
+    with message_scope(runtime.engine, "agents.run_task", payload):
+        outcome = handle_run_task(runtime, payload, self.request.id)
     return {"task_id": str(outcome.task_id), "status": outcome.status}

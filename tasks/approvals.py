@@ -10,8 +10,11 @@ from tasks.options import RETRY_ON_DATABASE_ERRORS
 from worker.app import app
 from worker.app.handlers import handle_resolve_approval
 from worker.app.process import process_runtime
+from worker.app.scoping import message_scope
 
 
 @app.task(name="approvals.resolve", bind=True, **RETRY_ON_DATABASE_ERRORS)
 def resolve(self: Task, **payload: Any) -> dict[str, str]:
-    return handle_resolve_approval(process_runtime(), payload, self.request.id)
+    runtime = process_runtime()
+    with message_scope(runtime.engine, "approvals.resolve", payload):
+        return handle_resolve_approval(runtime, payload, self.request.id)

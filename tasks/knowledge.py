@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.agents.knowledge import ingest
+from celery import Task
+
 from worker.app import app
+from worker.app.handlers import handle_ingest_knowledge
 from worker.app.process import process_runtime
-from worker.core.contract import IngestKnowledgeRequest, parse_payload
+from worker.app.scoping import message_scope
 
 
-@app.task(name="knowledge.ingest", acks_late=True)
-def ingest_document(**payload: Any) -> dict[str, Any]:
+@app.task(name="knowledge.ingest", bind=True, acks_late=True)
+def ingest_document(self: Task, **payload: Any) -> dict[str, Any]:
     runtime = process_runtime()
-    request = parse_payload(IngestKnowledgeRequest, payload)
-    result = ingest(
-        runtime.engine,
-        runtime.settings,
-        runtime.gateway,
-        request,
-    )
-    return {"source_id": str(result.source_id), "created": result.created, "chunks": result.chunks}
+    with message_scope(runtime.engine, "knowledge.ingest", payload):
+        return handle_ingest_knowledge(runtime, payload, self.request.id)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from models import db
+from worker.core.database_roles import ensure_runtime_login
 from worker.dev.services import EmbeddedPostgres, EmbeddedRedis, temporary_directory
 from worker.durable import schema
 
@@ -92,6 +93,35 @@ def database_url(postgres_server_url: str, template_database_name: str) -> Itera
         yield _with_database(postgres_server_url, name)
     finally:
         _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def runtime_login(postgres_server_url: str) -> str:
+    """The server's URL logged in as the worker's role: a member of agentworker_runtime that
+    owns nothing and that row-level security confines (migration 0007)."""
+    return ensure_runtime_login(postgres_server_url)
+
+
+@pytest.fixture
+def runtime_database_url(database_url: str, runtime_login: str) -> str:
+    """This test's database as the worker sees it: through the confined runtime role."""
+    return (
+        db.database_url(database_url)
+        .set(
+            username=db.database_url(runtime_login).username,
+            password=db.database_url(runtime_login).password,
+        )
+        .render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture
+def runtime_engine(runtime_database_url: str) -> Iterator[Engine]:
+    engine = db.create_sync_engine(runtime_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@
 the broker), so a crash in between leaves a PENDING row that the reaper re-publishes. A
 duplicate idempotency key returns the existing task and publishes nothing.
 
-    client = AgentWorkerClient.from_env()
-    task_id = client.submit(tenant="acme", agent="assistant", input="Plan a venue shortlist")
+    client = AgentWorkerClient.from_env(tenant="acme")
+    task_id = client.submit(agent="assistant", input="Plan a venue shortlist")
     print(client.get_task(task_id).status)
+
+Every read is scoped to one tenant (the client's, or a ``tenant=`` given to the call): a task,
+execution or event of another tenant is "not found", exactly as one that does not exist.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ from models import (
     TaskStatus,
 )
 from models.db import create_sync_engine
+from models.tenant_scope import tenant_scope
 from worker.agents.submission import Submitted, create_task
+from worker.approvals.deciders import cli_principal
 from worker.approvals.decisions import Decision, resolve
+from worker.approvals.errors import approval_uuid
 from worker.approvals.views import ApprovalView, list_approvals
 from worker.core.contract import (
     ADVANCE_WORKFLOW,
@@ -41,8 +47,12 @@ from worker.core.contract import (
 )
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings, get_settings
+from worker.core.tenants import resolve_tenant
 from worker.durable.publishing import CeleryPublisher, Publisher, publishing_app
-from worker.workflows.cancellation import Cancelled, cancel
+from worker.durable.tenant_lookup import tenant_of_approval
+from worker.security.principals import Principal
+from worker.security.signing import sign_kwargs as sign_kwargs  # for services that sign
+from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
 from worker.workflows.catalog import start_execution
 
 _tasks = Task.__table__
@@ -51,6 +61,12 @@ _executions = AIWorkflowExecution.__table__
 
 class TaskNotFound(AgentWorkerError):
     code = "task_not_found"
+
+
+class TenantRequired(AgentWorkerError):
+    """A read was asked for without saying whose: reads never cross tenants."""
+
+    code = "tenant_required"
 
 
 @dataclass(frozen=True)
@@ -107,18 +123,43 @@ class EventView:
 
 
 class AgentWorkerClient:
-    def __init__(self, engine: sa.Engine, publisher: Publisher, settings: Settings) -> None:
+    """``tenant`` (id or slug) scopes every read and is the default tenant of submissions;
+    a call's own ``tenant=`` overrides it."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        publisher: Publisher,
+        settings: Settings,
+        *,
+        tenant: str | None = None,
+    ) -> None:
         self.engine = engine
         self.publisher = publisher
         self.settings = settings
+        self.tenant = tenant
 
     @classmethod
-    def from_env(cls) -> AgentWorkerClient:
+    def from_env(cls, tenant: str | None = None) -> AgentWorkerClient:
         """A client for DATABASE_URL and the broker (CELERY_BROKER_URL, else REDIS_URL). It
         only publishes: no worker code is loaded and no Celery signal is hooked."""
         settings = get_settings()
         publisher = CeleryPublisher(publishing_app())
-        return cls(create_sync_engine(settings.database_url), publisher, settings)
+        return cls(create_sync_engine(settings.database_url), publisher, settings, tenant=tenant)
+
+    def _tenant(self, tenant: str | None) -> str:
+        chosen = tenant or self.tenant
+        if not chosen:
+            raise TenantRequired(
+                "say whose data to read: build the client with a tenant "
+                "(AgentWorkerClient.from_env(tenant='acme')) or pass tenant=…; "
+                "on the command line, --tenant"
+            )
+        return chosen
+
+    def _scoped(self, connection: sa.Connection, tenant: str | None) -> uuid.UUID:
+        """The tenant's id; the rest of ``connection``'s transaction is in its scope."""
+        return resolve_tenant(connection, self._tenant(tenant))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -126,7 +167,7 @@ class AgentWorkerClient:
     def submit(
         self,
         *,
-        tenant: str,
+        tenant: str | None = None,
         agent: str,
         input: str | dict[str, Any],
         idempotency_key: str | None = None,
@@ -145,6 +186,7 @@ class AgentWorkerClient:
 
     def submission(self, **fields: Any) -> Submitted:
         payload = {key: value for key, value in fields.items() if value is not None}
+        payload["tenant"] = self._tenant(payload.get("tenant"))
         request = parse_payload(RunTaskRequest, payload)
         with self.engine.begin() as connection:
             submitted = create_task(
@@ -162,14 +204,14 @@ class AgentWorkerClient:
     def start_workflow(
         self,
         *,
-        tenant: str,
+        tenant: str | None = None,
         workflow: str,
         input: str | dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> uuid.UUID:
         """Start a workflow; return its execution id (the existing one for a repeated key)."""
         fields = {
-            "tenant": tenant,
+            "tenant": self._tenant(tenant),
             "workflow": workflow,
             "input": input,
             "idempotency_key": idempotency_key,
@@ -184,20 +226,29 @@ class AgentWorkerClient:
                 workflow=request.workflow,
                 input=request.input,
                 idempotency_key=request.idempotency_key,
+                max_input_bytes=self.settings.max_input_bytes,
             )
         if started.created:
             self.publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(started.execution_id)})
         return started.execution_id
 
-    def get_execution(self, execution_id: uuid.UUID | str) -> ExecutionView:
+    def get_execution(
+        self, execution_id: uuid.UUID | str, *, tenant: str | None = None
+    ) -> ExecutionView:
         with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
             row = connection.execute(
                 sa.select(_executions, AIWorkflow.name.label("workflow"))
                 .join(AIWorkflow, AIWorkflow.id == _executions.c.workflow_id)
-                .where(_executions.c.id == _uuid(execution_id))
+                .where(
+                    _executions.c.id == _uuid(execution_id),
+                    _executions.c.tenant_id == tenant_id,
+                )
             ).one_or_none()
         if row is None:
-            raise TaskNotFound(f"no workflow execution {execution_id}")
+            raise TaskNotFound(
+                f"no workflow execution {execution_id} for tenant '{self._tenant(tenant)}'"
+            )
         return ExecutionView(
             id=row.id,
             workflow=row.workflow,
@@ -218,26 +269,78 @@ class AgentWorkerClient:
         statuses: tuple[ApprovalStatus, ...] = (ApprovalStatus.PENDING,),
         limit: int = 100,
     ) -> list[ApprovalView]:
-        """The oldest ``limit`` approvals in ``statuses``."""
-        return list_approvals(self.engine, tenant=tenant, statuses=statuses, limit=limit)
+        """The oldest ``limit`` approvals in ``statuses``, of the tenant's only."""
+        with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
+        with tenant_scope(tenant_id):
+            return list_approvals(
+                self.engine, tenant=str(tenant_id), statuses=statuses, limit=limit
+            )
 
     def resolve_approval(
         self,
         approval_id: uuid.UUID | str,
         decision: Decision,
         *,
-        user: str,
+        user: str | None = None,
         comment: str | None = None,
+        principal: Principal | None = None,
+        digest: str | None = None,
+        arguments: dict[str, Any] | None = None,
     ) -> ApprovalView:
-        return resolve(self.engine, self.publisher, approval_id, decision, user, comment)
+        """Vote on an approval as ``user`` through ``principal``; by default the operator
+        with database access (recorded as the CLI and the OS user beside ``user``).
+        It is decided in the approval's own tenant's scope, whatever the client's tenant: the
+        principal's tenant is what the decision checks."""
+        with self.engine.connect() as connection:
+            tenant_id = tenant_of_approval(connection, approval_uuid(approval_id))
+        with tenant_scope(tenant_id):
+            return resolve(
+                self.engine,
+                self.publisher,
+                approval_id,
+                decision,
+                user,
+                comment,
+                principal=principal or cli_principal(),
+                digest=digest,
+                arguments=arguments,
+            )
 
     def cancel(
-        self, target_id: uuid.UUID | str, *, reason: str = "cancelled by an operator"
+        self,
+        target_id: uuid.UUID | str,
+        *,
+        reason: str = "cancelled by an operator",
+        tenant: str | None = None,
     ) -> Cancelled:
-        return cancel(self.engine, self.publisher, target_id, reason=reason)
-
-    def get_task(self, task_id: uuid.UUID | str) -> TaskView:
+        """Cancel the tenant's task or workflow execution with this id; another tenant's is
+        ``NothingToCancel``, as a missing one is."""
+        try:
+            target = _uuid(target_id)
+        except TaskNotFound:
+            raise NothingToCancel(f"'{target_id}' is not a task or execution id (a UUID)") from None
         with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
+            owned = connection.execute(
+                sa.select(_tasks.c.id)
+                .where(_tasks.c.id == target, _tasks.c.tenant_id == tenant_id)
+                .union_all(
+                    sa.select(_executions.c.id).where(
+                        _executions.c.id == target, _executions.c.tenant_id == tenant_id
+                    )
+                )
+            ).first()
+        if owned is None:
+            raise NothingToCancel(
+                f"no task or workflow execution {target} for tenant '{self._tenant(tenant)}'"
+            )
+        with tenant_scope(tenant_id):  # cancel() opens transactions of its own
+            return cancel(self.engine, self.publisher, target, reason=reason)
+
+    def get_task(self, task_id: uuid.UUID | str, *, tenant: str | None = None) -> TaskView:
+        with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
             row = connection.execute(
                 sa.select(
                     _tasks.c.id,
@@ -253,17 +356,23 @@ class AgentWorkerClient:
                     _tasks.c.created_at,
                     _tasks.c.started_at,
                     _tasks.c.finished_at,
-                ).where(_tasks.c.id == _uuid(task_id))
+                ).where(_tasks.c.id == _uuid(task_id), _tasks.c.tenant_id == tenant_id)
             ).one_or_none()
         if row is None:
-            raise TaskNotFound(f"no task {task_id}")
+            raise TaskNotFound(f"no task {task_id} for tenant '{self._tenant(tenant)}'")
         return TaskView(**{**row._mapping, "status": TaskStatus(row.status)})
 
-    def events(self, task_id: uuid.UUID | str, *, after: int = 0) -> list[EventView]:
-        """A task's events, or a workflow execution's (its own and its steps' tasks')."""
+    def events(
+        self, task_id: uuid.UUID | str, *, after: int = 0, tenant: str | None = None
+    ) -> list[EventView]:
+        """A task's events, or a workflow execution's (its own and its steps' tasks'): the
+        tenant's only."""
         target = _uuid(task_id)
-        steps = sa.select(_tasks.c.id).where(_tasks.c.workflow_execution_id == target)
         with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
+            steps = sa.select(_tasks.c.id).where(
+                _tasks.c.workflow_execution_id == target, _tasks.c.tenant_id == tenant_id
+            )
             rows = connection.execute(
                 sa.select(
                     EventLog.id,
@@ -280,6 +389,7 @@ class AgentWorkerClient:
                         EventLog.task_id.in_(steps),
                     ),
                     EventLog.id > after,
+                    EventLog.tenant_id == tenant_id,
                 )
                 .order_by(EventLog.id)
             ).all()

@@ -20,6 +20,7 @@ from tests.support.sink_tools import SINK_URL_VARIABLE
 from tests.support.stack import ROOT
 from worker.app import create_app
 from worker.client import AgentWorkerClient
+from worker.core.database_roles import ensure_runtime_login
 from worker.core.settings import Settings
 from worker.dev.llm_server import LocalLLMServer
 from worker.dev.services import EmbeddedPostgres, EmbeddedRedis, temporary_directory
@@ -73,7 +74,7 @@ def soak_services(keep: Path | None, llm_failure_every: int) -> Iterator[SoakSer
             redis,
             llm,
             sink,
-            _worker_env(database_url, broker_url, llm.base_url, sink.url),
+            _worker_env(ensure_runtime_login(database_url), broker_url, llm.base_url, sink.url),
             tmp,
         )
 

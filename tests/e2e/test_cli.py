@@ -45,11 +45,11 @@ def test_submit_wait_status_and_events(stack: Stack) -> None:
     task_id = submitted.stdout.split()[1]
     assert "TOOL_RESULT" in submitted.stdout and "RESULT" in submitted.stdout
 
-    status = _agentworker(env, "status", task_id, "--json")
+    status = _agentworker(env, "status", task_id, "--tenant", "acme", "--json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["status"] == "SUCCEEDED"
 
-    events = _agentworker(env, "events", task_id, "--json")
+    events = _agentworker(env, "events", task_id, "--tenant", "acme", "--json")
     kinds = [json.loads(line)["event_type"] for line in events.stdout.splitlines()]
     assert kinds[0] == "AGENT_START" and kinds[-1] == "AGENT_COMPLETE"
 
@@ -66,7 +66,7 @@ def test_exit_codes_say_what_went_wrong(stack: Stack) -> None:
     assert unknown.returncode == 1
     assert "unknown agent 'nobody'" in unknown.stderr
 
-    missing = _agentworker(env, "status", "not-a-task-id")
+    missing = _agentworker(env, "status", "not-a-task-id", "--tenant", "acme")
     assert missing.returncode == 1
     assert "is not a task id" in missing.stderr
 

@@ -98,7 +98,7 @@ def test_dev_serves_flower_runs_jobs_stops_cleanly_and_keeps_its_data(tmp_path: 
 
     process, output = _start(tmp_path, free_port())
     try:
-        status = _agentworker(_exports(output), "status", task_id)
+        status = _agentworker(_exports(output), "status", task_id, "--tenant", "acme")
         assert status.returncode == 0, status.stderr
         assert "SUCCEEDED" in status.stdout
     finally:

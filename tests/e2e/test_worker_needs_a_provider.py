@@ -55,25 +55,27 @@ def _refused(command: str, env: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_a_worker_with_no_provider_refuses_to_start_saying_which_variable_to_set(
-    command: str, database_url: str, broker_url: str
+    command: str, runtime_database_url: str, broker_url: str
 ) -> None:
-    line = _refused(command, _env(database_url, broker_url))
+    line = _refused(command, _env(runtime_database_url, broker_url))
 
     assert line.startswith("error: no LLM provider is configured: set OPENAI_API_KEY"), line
     assert "AGENTWORKER_LOCAL_LLM=1" in line and "ai_models" in line
 
 
 def test_the_stand_in_asked_for_without_its_address_is_refused(
-    database_url: str, broker_url: str
+    runtime_database_url: str, broker_url: str
 ) -> None:
-    env = _env(database_url, broker_url, AGENTWORKER_LOCAL_LLM="1", OPENAI_API_KEY="sk-x" * 6)
+    env = _env(
+        runtime_database_url, broker_url, AGENTWORKER_LOCAL_LLM="1", OPENAI_API_KEY="sk-x" * 6
+    )
     line = _refused("celery worker", env)
 
     assert line.startswith("error: AGENTWORKER_LOCAL_LLM=1 but OPENAI_BASE_URL is not set"), line
 
 
 def test_an_active_ai_models_row_lets_a_worker_start(
-    database_url: str, broker_url: str, engine: sa.Engine, tmp_path: Path
+    runtime_database_url: str, broker_url: str, engine: sa.Engine, tmp_path: Path
 ) -> None:
     with engine.begin() as connection:
         connection.execute(
@@ -83,7 +85,7 @@ def test_an_active_ai_models_row_lets_a_worker_start(
         )
     log = tmp_path / "worker.log"
     process = start_worker_process(
-        _env(database_url, broker_url, PYTHONUNBUFFERED="1"),
+        _env(runtime_database_url, broker_url, PYTHONUNBUFFERED="1"),
         log,
         concurrency=1,
         hostname=f"rows-{uuid.uuid4().hex[:6]}@test",
@@ -125,3 +127,11 @@ def test_a_worker_without_a_database_url_refuses_to_start_saying_what_to_set(
     line = _refused("celery worker", env)
 
     assert line.startswith("error: DATABASE_URL is not set"), line
+
+
+def test_a_worker_refuses_a_database_role_that_row_level_security_would_not_confine(
+    database_url: str, broker_url: str
+) -> None:
+    env = _env(database_url, broker_url, OPENAI_API_KEY="sk-test-" + "x" * 20)
+    line = _refused("celery worker", env)
+    assert "superuser" in line and "agentworker_runtime" in line, line

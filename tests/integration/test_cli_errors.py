@@ -63,20 +63,20 @@ DATABASE_COMMANDS: dict[str, Invocation] = {
     "migrate": Invocation(("migrate",)),
     "seed": Invocation(("seed",)),
     "submit": Invocation(("submit", "--tenant", "acme", "--agent", "assistant", "--input", "hi")),
-    "status": Invocation(("status", SOME_ID)),
-    "events": Invocation(("events", SOME_ID)),
+    "status": Invocation(("status", SOME_ID, "--tenant", "acme")),
+    "events": Invocation(("events", SOME_ID, "--tenant", "acme")),
     "knowledge ingest": Invocation(
         ("knowledge", "ingest", "--tenant", "acme", "--name", "brief", "--text", "a brief")
     ),
     "knowledge search": Invocation(("knowledge", "search", "--tenant", "acme", "venue")),
     "workflows save": Invocation(("workflows", "save", "--name", "w", "--file", "-"), "[]"),
     "workflows start": Invocation(("workflows", "start", "--tenant", "acme", "--workflow", "w")),
-    "workflows status": Invocation(("workflows", "status", SOME_ID)),
-    "approvals list": Invocation(("approvals", "list")),
+    "workflows status": Invocation(("workflows", "status", SOME_ID, "--tenant", "acme")),
+    "approvals list": Invocation(("approvals", "list", "--tenant", "acme")),
     "approvals show": Invocation(("approvals", "show", SOME_ID)),
     "approvals approve": Invocation(("approvals", "approve", SOME_ID, "--user", "a@acme.test")),
     "approvals reject": Invocation(("approvals", "reject", SOME_ID, "--user", "a@acme.test")),
-    "cancel": Invocation(("cancel", SOME_ID)),
+    "cancel": Invocation(("cancel", SOME_ID, "--tenant", "acme")),
     "dead-letters list": Invocation(("dead-letters", "list")),
     "dead-letters redrive": Invocation(("dead-letters", "redrive", SOME_ID)),
     "keys set-provider": Invocation(
@@ -86,6 +86,26 @@ DATABASE_COMMANDS: dict[str, Invocation] = {
         ("keys", "set-secret", "--tenant", "acme", "--name", "crm"), "x\n"
     ),
     "keys rotate": Invocation(("keys", "rotate")),
+    "keys verify": Invocation(("keys", "verify")),
+    "keys grant-env-secret": Invocation(
+        ("keys", "grant-env-secret", "--tenant", "acme", "--name", "CRM")
+    ),
+    "keys revoke-env-secret": Invocation(
+        ("keys", "revoke-env-secret", "--tenant", "acme", "--name", "CRM")
+    ),
+    "keys issue": Invocation(
+        ("keys", "issue", "--tenant", "acme", "--scope", "submit", "--name", "billing")
+    ),
+    "keys list": Invocation(("keys", "list", "--tenant", "acme")),
+    "keys revoke": Invocation(("keys", "revoke", "awk_AbCdEfGh")),
+    "users add": Invocation(
+        ("users", "add", "a@acme.test", "--tenant", "acme", "--role", "member")
+    ),
+    "users set-password": Invocation(
+        ("users", "set-password", "a@acme.test"), "a long enough password\n"
+    ),
+    "users token": Invocation(("users", "token", "issue", "a@acme.test", "--tenant", "acme")),
+    "tenants set-broker-auth": Invocation(("tenants", "set-broker-auth", "acme", "signed")),
     "metrics": Invocation(("metrics", "--once")),
 }
 
@@ -221,7 +241,7 @@ def test_readiness_names_an_unreachable_database_without_its_password() -> None:
     ],
 )
 def test_an_invalid_database_url_is_a_configuration_error(url: str, expected: str) -> None:
-    result = _run(("status", SOME_ID), DATABASE_URL=url)
+    result = _run(("status", SOME_ID, "--tenant", "acme"), DATABASE_URL=url)
 
     line = _the_one_line(result)
     assert result.returncode == 2, line
@@ -234,7 +254,10 @@ def test_a_database_the_server_refuses_says_to_check_the_url(postgres_server_url
 
     missing = f"aw_missing_{uuid.uuid4().hex[:8]}"
     url = database_url(postgres_server_url).set(database=missing)
-    result = _run(("status", SOME_ID), DATABASE_URL=url.render_as_string(hide_password=False))
+    result = _run(
+        ("status", SOME_ID, "--tenant", "acme"),
+        DATABASE_URL=url.render_as_string(hide_password=False),
+    )
 
     line = _the_one_line(result)
     assert result.returncode == 1, line

@@ -17,7 +17,7 @@ from tests.support.publisher import RecordingPublisher
 from tests.support.rows import RowFactory
 from tests.support.sink import Sink
 from tests.support.workflows import add_workflow, approval_gate
-from worker.approvals import resolve
+from worker.approvals import cli_principal, resolve
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
 
@@ -146,7 +146,15 @@ def _publish_runs_now(engine: sa.Engine, execution_id: uuid.UUID) -> None:
 def test_a_step_past_a_rejected_gate_is_a_bypass(engine: sa.Engine) -> None:
     execution_id = _gated(engine)
     (approval_id,) = _pending(engine)
-    resolve(engine, RecordingPublisher(), approval_id, "reject", APPROVER, "no")
+    resolve(
+        engine,
+        RecordingPublisher(),
+        approval_id,
+        "reject",
+        APPROVER,
+        "no",
+        principal=cli_principal(),
+    )
 
     _publish_runs_now(engine, execution_id)
 
@@ -165,7 +173,9 @@ def test_a_step_before_its_gate_is_decided_is_a_bypass_and_after_approval_it_is_
     with engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM ai_workflow_step_runs WHERE step_key = 'publish'"))
     (approval_id,) = _pending(engine)
-    resolve(engine, RecordingPublisher(), approval_id, "approve", APPROVER)
+    resolve(
+        engine, RecordingPublisher(), approval_id, "approve", APPROVER, principal=cli_principal()
+    )
     advance(engine, RecordingPublisher(), execution_id)
     assert invariants.gates_bypassed(engine) == []
 

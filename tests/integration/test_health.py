@@ -144,10 +144,10 @@ def test_no_worker_answering_is_not_ready(database_url: str, broker_url: str) ->
 
 @pytest.mark.slow
 def test_a_running_worker_makes_the_deployment_ready(
-    database_url: str, broker_url: str, tmp_path: Path
+    runtime_database_url: str, broker_url: str, tmp_path: Path
 ) -> None:
     env = _env(
-        DATABASE_URL=database_url,
+        DATABASE_URL=runtime_database_url,
         REDIS_URL=broker_url,
         OPENAI_BASE_URL=ENDPOINT,
         PYTHONUNBUFFERED="1",
@@ -157,7 +157,9 @@ def test_a_running_worker_makes_the_deployment_ready(
     app = create_app(broker_url)
     try:
         wait_for_worker(app, process, log)
-        result = _health(DATABASE_URL=database_url, REDIS_URL=broker_url, OPENAI_BASE_URL=ENDPOINT)
+        result = _health(
+            DATABASE_URL=runtime_database_url, REDIS_URL=broker_url, OPENAI_BASE_URL=ENDPOINT
+        )
     finally:
         stop_process(process)
         app.close()

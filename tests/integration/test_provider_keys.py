@@ -87,7 +87,7 @@ def test_a_stored_key_is_encrypted_used_and_survives_rotation(
 
         rotated = _agentworker(database_url, f"{new},{old}", "keys", "rotate")
         assert rotated.returncode == 0, rotated.stderr
-        assert "re-encrypted 1 key(s)" in rotated.stdout
+        assert "ai_models.api_key_encrypted: re-encrypted 1," in rotated.stdout
         assert _chat_through_tenant_provider(engine, (new,)).startswith("Answer to: hi")
         with engine.connect() as connection:
             token = connection.execute(sa.text("SELECT api_key_encrypted FROM ai_models")).scalar()

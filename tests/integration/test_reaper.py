@@ -17,7 +17,7 @@ from tests.support.agents import add_agent
 from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow, approval_gate
-from worker.approvals import resolve
+from worker.approvals import cli_principal, resolve
 from worker.durable.leases import claim_task
 from worker.durable.reaper import reap
 from worker.workflows.catalog import start_execution
@@ -66,7 +66,9 @@ def test_a_decided_gate_whose_wake_up_was_lost_is_advanced_within_the_grace(
     )
     with engine.connect() as connection:
         approval_id = connection.execute(sa.text("SELECT id FROM approvals")).scalar_one()
-    resolve(engine, RecordingPublisher(), approval_id, "approve", APPROVER)  # its wake is lost
+    resolve(
+        engine, RecordingPublisher(), approval_id, "approve", APPROVER, principal=cli_principal()
+    )  # its wake is lost
 
     publisher = RecordingPublisher()
     _reap(engine, publisher)

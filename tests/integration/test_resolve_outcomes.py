@@ -89,3 +89,22 @@ def test_the_resolve_task_retries_while_the_database_is_unreachable() -> None:
 
     assert {OperationalError, InterfaceError} <= set(resolve.autoretry_for)
     assert resolve.max_retries and resolve.max_retries > 0
+
+
+def test_a_refusal_audited_where_it_was_decided_is_not_audited_twice(
+    runtime: Runtime, engine: sa.Engine
+) -> None:
+    approval_id = _pending_approval(engine)
+    bound = {
+        "approval_id": approval_id,
+        "decision": "approve",
+        "user": "ada@acme.test",
+        "digest": "0" * 64,  # a workflow gate carries no digest: refused as stale
+    }
+
+    assert handle_resolve_approval(runtime, bound, "m-4")["code"] == "stale_request"
+    with engine.connect() as connection:
+        refusals = connection.execute(
+            sa.text("SELECT count(*) FROM audit_logs WHERE action = 'approval.refused'")
+        ).scalar_one()
+    assert refusals == 1

@@ -13,7 +13,12 @@ from tests.support.agents import ensure_tenant
 from worker.agents.tool_calls import ToolCallScope, run_tool_call
 from worker.agents.tools import ToolContext, ToolRegistry
 from worker.security.encryption import SecretBox, generate_key
-from worker.security.secret_refs import resolve_references, store_tenant_secret
+from worker.security.secret_refs import (
+    grant_env_secret,
+    references_in,
+    resolve_references,
+    store_tenant_secret,
+)
 
 SECRET = "crm-token-" + uuid.uuid4().hex
 
@@ -46,7 +51,12 @@ def _call(
     def resolve(value: Any) -> Any:
         with engine.connect() as connection:
             return resolve_references(
-                value, connection=connection, tenant_id=tenant_id, box=box, environ=environ
+                value,
+                connection=connection,
+                tenant_id=tenant_id,
+                box=box,
+                granted=references_in(arguments),  # as if the submitter had passed them
+                environ=environ,
             )
 
     scope = ToolCallScope(tenant_id, task_id, run_id, "a", {"crm_lookup"}, resolve)
@@ -87,6 +97,10 @@ def test_an_environment_reference_reads_only_agentworker_secret_variables(
 ) -> None:
     box = SecretBox((generate_key(),))
     environ = {"AGENTWORKER_SECRET_CRM": SECRET, "DATABASE_URL": "postgresql://u:pw@db/x"}
+    with engine.begin() as connection:
+        tenant_id = ensure_tenant(engine)
+        grant_env_secret(connection, tenant_id, "CRM")
+        grant_env_secret(connection, tenant_id, "DATABASE_URL")
 
     allowed, received = _call(
         engine, {"token": {"$secret": "env:CRM"}, "customer": "ada"}, box, environ

@@ -16,7 +16,7 @@ from tests.support.agents import add_agent
 from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow, approval_gate
-from worker.approvals import expire_due, resolve
+from worker.approvals import cli_principal, expire_due, resolve
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
 
@@ -99,7 +99,15 @@ def test_a_rejection_that_goes_back_runs_the_step_again_and_asks_the_gate_again(
     execution_id = _draft_gate_publish(engine, on_reject="goto:draft")
     _until_gate(engine, publisher, execution_id)
 
-    resolve(engine, publisher, _pending_approval(engine), "reject", APPROVER, "too long")
+    resolve(
+        engine,
+        publisher,
+        _pending_approval(engine),
+        "reject",
+        APPROVER,
+        "too long",
+        principal=cli_principal(),
+    )
     advance(engine, publisher, execution_id)
 
     assert _tasks_of(engine, "publish") == 0, "publish ran although nothing was approved"
@@ -107,7 +115,9 @@ def test_a_rejection_that_goes_back_runs_the_step_again_and_asks_the_gate_again(
     assert _finish_open_tasks(engine, "draft", "shorter") == 1
     assert advance(engine, publisher, execution_id) == ExecutionStatus.AWAITING_APPROVAL.value
 
-    resolve(engine, publisher, _pending_approval(engine), "approve", APPROVER)
+    resolve(
+        engine, publisher, _pending_approval(engine), "approve", APPROVER, principal=cli_principal()
+    )
     advance(engine, publisher, execution_id)
     assert _tasks_of(engine, "publish") == 1
     assert _finish_open_tasks(engine, "publish") == 1

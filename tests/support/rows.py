@@ -74,6 +74,8 @@ def sample_value(column: sa.Column[Any]) -> Any:
         return [0.1] * (kind.dim or 3)
     if isinstance(kind, JSONB):
         return {}
+    if isinstance(kind, sa.ARRAY):  # api_keys.scopes: a known scope (ck_api_keys_known_scopes)
+        return ["read"] if column.name == "scopes" else []
     if isinstance(kind, sa.Uuid):
         return uuid.uuid4()
     if isinstance(kind, sa.Boolean):

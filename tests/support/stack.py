@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from models import TaskStatus
 from worker.app import create_app
 from worker.client import AgentWorkerClient, TaskView
+from worker.core.database_roles import ensure_runtime_login
 from worker.core.settings import Settings
 from worker.dev.llm_server import LocalLLMServer
 from worker.dev.services import start_worker_process
@@ -70,9 +71,15 @@ class Stack:
             database_url=self.database_url, openai_base_url=self.llm.base_url, local_llm=True
         )
         self.client = AgentWorkerClient(
-            sa.create_engine(_psycopg(self.database_url)), CeleryPublisher(self.app), settings
+            sa.create_engine(_psycopg(self.database_url)),
+            CeleryPublisher(self.app),
+            settings,
+            tenant="acme",  # every read is scoped: the tests' tenant
         )
         self.engine = self.client.engine
+        # The workers log in as the runtime role, which row-level security confines; the
+        # test itself (self.engine) is the owner, and sees every tenant's rows.
+        self.runtime_database_url = ensure_runtime_login(self.database_url)
 
     def worker_env(self, **overrides: str) -> dict[str, str]:
         env = {
@@ -81,7 +88,7 @@ class Stack:
             if not key.startswith(("AGENTWORKER_", "OPENAI_", "CELERY_"))
         }
         env.update(
-            DATABASE_URL=self.database_url,
+            DATABASE_URL=self.runtime_database_url,
             CELERY_BROKER_URL=self.broker_url,
             OPENAI_BASE_URL=self.llm.base_url,
             AGENTWORKER_LOCAL_LLM="1",  # the stand-in, on purpose

@@ -220,11 +220,19 @@ def test_app_services_build_our_image_and_use_the_compose_services(name: str) ->
     url = database_url(_interpolate(environment["DATABASE_URL"]))
     assert url.host == "postgres"
     postgres = {k: _interpolate(v) for k, v in SERVICES["postgres"]["environment"].items()}
-    assert (url.username, url.password, url.database) == (
-        postgres["POSTGRES_USER"],
-        postgres["POSTGRES_PASSWORD"],
-        postgres["POSTGRES_DB"],
-    )
+    # Every service logs in as the confined runtime role, never as the owner (row-level
+    # security would not apply to it); only `migrate` holds the owner's URL.
+    assert url.username == "agentworker_app" and url.database == postgres["POSTGRES_DB"]
+    owner_url = environment.get("AGENTWORKER_MIGRATION_DATABASE_URL")
+    if name == "migrate":
+        owner = database_url(_interpolate(owner_url))
+        assert (owner.username, owner.password) == (
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+        )
+        assert "--runtime-login" in service["command"]
+    else:
+        assert owner_url is None, f"{name} must not hold the owner's password"
     for variable in ("REDIS_URL", "CELERY_BROKER_URL"):
         assert environment[variable].startswith("redis://redis:6379/")
 

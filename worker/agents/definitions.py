@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models import AgentStatus, AIAgent
+from worker.approvals.quorum import QuorumPolicy
 from worker.core.contract import describe_validation_error
 from worker.core.errors import AgentWorkerError
+from worker.security.secret_refs import check_reference_name
 
 
 class UnknownAgent(AgentWorkerError):
@@ -39,6 +41,18 @@ class AgentConfiguration(BaseModel):
     timeout_seconds: Annotated[float | None, Field(gt=0)] = None
     tool_timeout_seconds: Annotated[float | None, Field(gt=0)] = None
     output_schema: dict[str, Any] | None = None
+    #: Per tool that needs approval: how many approvers (``{"send_email": {"quorum": 2}}``).
+    tool_approvals: dict[str, QuorumPolicy] = Field(default_factory=dict)
+    #: Secret references its tools may resolve though the task's input does not pass them
+    #: ("tenant:crm_token", "env:CRM_TOKEN"; ``worker.security.secret_refs``).
+    secrets: tuple[str, ...] = ()
+
+    @field_validator("secrets")
+    @classmethod
+    def _are_references(cls, secrets: tuple[str, ...]) -> tuple[str, ...]:
+        for reference in secrets:
+            check_reference_name(reference)
+        return secrets
 
     @field_validator("output_schema")
     @classmethod

@@ -24,8 +24,10 @@ from models import (
     SourceStatus,
     SourceType,
 )
+from models.tenant_scope import tenant_scope
 from worker.core.contract import IngestKnowledgeRequest
 from worker.core.errors import AgentWorkerError
+from worker.core.limits import check_size
 from worker.core.settings import Settings
 from worker.core.tenants import resolve_tenant
 from worker.durable.rows import insert_once
@@ -158,7 +160,17 @@ def ingest(
     on_progress: IngestProgress | None = None,
 ) -> IngestResult:
     """Chunk, embed and store a document as a tenant's knowledge source; a no-op (no
-    ``on_progress`` call) when the tenant already has the same content ready."""
+    ``on_progress`` call) when the tenant already has the same content ready. An inline
+    document or metadata over AGENTWORKER_MAX_INPUT_BYTES is refused (``InputTooLarge``)."""
+    limit = settings.max_input_bytes
+    if request.text is not None:
+        check_size(
+            request.text,
+            limit,
+            what=f"document '{request.name}'",
+            instead="send a path the worker can read instead of the text inline",
+        )
+    check_size(request.metadata, limit, what="metadata", instead="keep large data out of metadata")
     text, kind, uri = read_document(request)
     if not text.strip():
         raise KnowledgeInputError(f"document '{request.name}' is empty")
@@ -194,7 +206,7 @@ def ingest(
         return IngestResult(source.row.id, False, source.row.chunk_count)
     source_id = source.row.id  # new, or an earlier ingest stopped half-way: redo it
     vectors = _embed_all(embed, pieces, settings.embedding_batch_size, on_progress)
-    with engine.begin() as connection:
+    with tenant_scope(tenant_id), engine.begin() as connection:
         connection.execute(sa.delete(_chunks).where(_chunks.c.source_id == source_id))
         connection.execute(
             sa.insert(_chunks),

@@ -18,18 +18,16 @@ import sqlalchemy as sa
 
 from models import ErrorSeverity, EventType, Task, TaskStatus
 from worker.agents.definitions import find_agent
-from worker.core.contract import RUN_TASK, RunTaskRequest, payload_size
+from worker.core.contract import RUN_TASK, RunTaskRequest
 from worker.core.errors import AgentWorkerError
+from worker.core.limits import InputTooLarge, check_size, storable
 from worker.core.settings import Settings
 from worker.core.tenants import resolve_tenant, tenant_named_by
 from worker.durable import records
 from worker.durable.rows import insert_once
 
 _tasks = Task.__table__
-
-
-class InputTooLarge(AgentWorkerError):
-    code = "input_too_large"
+__all__ = ["InputTooLarge", "Submitted", "create_task", "message_key", "record_rejected"]
 
 
 @dataclass(frozen=True)
@@ -54,12 +52,14 @@ def create_task(
 ) -> Submitted:
     """Insert the task, or return the one that already has this idempotency key."""
     tenant_id = resolve_tenant(connection, request.tenant)
-    size = payload_size(request.input)
-    if size > settings.max_input_bytes:
-        raise InputTooLarge(
-            f"input is {size} bytes; the limit is {settings.max_input_bytes} "
-            "(AGENTWORKER_MAX_INPUT_BYTES): send a reference (e.g. a knowledge source) instead"
-        )
+    limit = settings.max_input_bytes
+    check_size(
+        request.input,
+        limit,
+        what="input",
+        instead="send a reference (e.g. a knowledge source) instead",
+    )
+    check_size(request.metadata, limit, what="metadata", instead="keep large data out of metadata")
     agent = find_agent(connection, tenant_id, request.agent)
     values = _task_values(tenant_id, request, idempotency_key, broker_message_id)
     values["agent_id"] = agent.id
@@ -89,7 +89,7 @@ def record_rejected(
                     context={
                         "task": RUN_TASK,
                         "broker_message_id": broker_message_id,
-                        "payload": _jsonable(payload),
+                        "payload": _jsonable(storable(payload, error)),
                     },
                 )
             ],
@@ -102,11 +102,11 @@ def record_rejected(
     agent = fields.get("agent")
     values = {
         "tenant_id": tenant_id,
-        "title": _title(fields.get("input")),
+        "title": _title(records.scrub(fields.get("input"))),
         "agent_name": agent[:200] if isinstance(agent, str) else None,
-        "input_payload": records.scrub(_jsonable(payload)),
+        "input_payload": records.scrub(_jsonable(storable(payload, error))),
         "status": TaskStatus.FAILED,
-        "error": str(error),
+        "error": records.scrub(str(error)),
         "error_code": error.code,
         "idempotency_key": key,
         "broker_message_id": broker_message_id,
@@ -135,12 +135,15 @@ def _task_values(
     key: str | None,
     message_id: str | None,
 ) -> dict[str, Any]:
-    text_input = request.input if isinstance(request.input, str) else None
+    # Values that look secret never reach a row (nor, through these columns, the run's
+    # messages); secret references ({"$secret": …}) are kept, so tools can still use them.
+    safe_input = records.scrub(request.input)
+    text_input = safe_input if isinstance(safe_input, str) else None
     return {
         "tenant_id": tenant_id,
-        "title": _title(request.input),
+        "title": _title(safe_input),
         "input_prompt": text_input,
-        "input_payload": {"input": request.input},
+        "input_payload": {"input": safe_input},
         "agent_name": request.agent,
         "idempotency_key": key,
         "priority": request.priority,

@@ -34,7 +34,7 @@ from worker.agents.tools.registry import ToolRegistry
 from worker.agents.tools.specs import ToolContext, ToolSpec
 from worker.durable import faults
 from worker.durable.records import scrub
-from worker.security.secret_refs import UnknownSecret, has_references
+from worker.security.secret_refs import Resolved, UnknownSecret, conceal, has_references
 
 MAX_RESULT_CHARS = 20_000
 _action_logs = ActionLog.__table__
@@ -47,8 +47,9 @@ class ToolCallScope:
     agent_run_id: uuid.UUID
     agent_name: str
     allowed_tools: Collection[str]
-    #: Replaces {"$secret": …} references with their values (worker.security.secret_refs).
-    resolve_secrets: Callable[[Any], Any] = lambda value: value
+    #: Replaces the {"$secret": …} references the task was granted with their values, and
+    #: says which values those were; refuses any other (worker.security.secret_refs).
+    resolve_secrets: Callable[[Any], Resolved] = lambda value: Resolved(value, frozenset())
     #: The worker that must hold the task's lease for a tool with side effects to start;
     #: None outside a worker (a tool called directly), where no lease is checked.
     lease_owner: str | None = None
@@ -125,26 +126,31 @@ def run_tool_call(
         available = ", ".join(sorted(scope.allowed_tools)) or "none"
         problem = f"tool '{name}' is not available to this agent; available tools: {available}"
         return outcome(ActionStatus.FAILURE, f"error: {problem}", error=problem)
+    secrets: frozenset[str] = frozenset()
     try:
         spec = registry.get(name)
         requested = _parsed(raw_arguments)
         if requested is not None and has_references(requested):
-            # Secrets by reference: the tool gets the values; the records keep the reference.
-            arguments = registry.validate_arguments(name, scope.resolve_secrets(requested))
+            # Secrets by reference: the tool gets the values; the records keep the reference,
+            # and the values are concealed in whatever comes back.
+            resolved = scope.resolve_secrets(requested)
+            secrets = resolved.secrets
+            arguments = registry.validate_arguments(name, resolved.value)
             shown: Mapping[str, Any] = requested
         else:
             arguments = registry.validate_arguments(name, raw_arguments)
             shown = arguments
     except (UnknownTool, ToolArgumentsInvalid, UnknownSecret) as error:
-        return outcome(ActionStatus.FAILURE, f"error: {error}", error=str(error))
+        problem = conceal(str(error), secrets)  # a validation error may quote a resolved value
+        return outcome(ActionStatus.FAILURE, f"error: {problem}", error=problem)
 
     key_context = replace(context, tool_call_id=call_id, idempotency_key=key)
 
     def invoke(tool_context: ToolContext) -> ToolOutcome:
         try:
-            result = registry.invoke(name, tool_context, arguments)
+            result = conceal(registry.invoke(name, tool_context, arguments), secrets)
         except Exception as error:  # a tool's failure is the model's to handle (CONVENTIONS 10)
-            problem = f"{type(error).__name__}: {error}"
+            problem = conceal(f"{type(error).__name__}: {error}", secrets)
             return outcome(
                 ActionStatus.FAILURE,
                 f"error: tool '{name}' failed: {problem}",

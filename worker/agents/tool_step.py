@@ -4,8 +4,9 @@ run (or refused), and all their results persisted as one step.
 The conversation gets the results together, after every call ran, so a redelivered batch
 finds either none or all of them there; a call with side effects has its own result recorded
 the moment it exists (``worker.agents.tool_effects``), so the redelivered batch replays it
-instead of acting again. Secret references in the arguments are resolved only here, for the tool;
-what is recorded keeps the reference (``worker.security.secret_refs``).
+instead of acting again. Secret references in the arguments are resolved only here, for the tool,
+and only those the task was granted (its input's and its agent's); what is recorded keeps the
+reference, and the resolved values are concealed in the results (``worker.security.secret_refs``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from worker.agents.checkpoints import append_step
 from worker.agents.loop import RunTools
 from worker.agents.run_state import ActiveRun
 from worker.agents.runtime import Runtime
-from worker.agents.tool_calls import ToolCallScope, refused_call, run_tool_call
-from worker.agents.tool_gate import gate_tool_calls
+from worker.agents.tool_calls import ToolCallScope
+from worker.agents.tool_gate import dispatch_call, gate_tool_calls
 from worker.agents.tools.specs import ToolContext
 from worker.durable import faults, journal, records
 from worker.security.encryption import SecretBox
-from worker.security.secret_refs import resolve_references
+from worker.security.secret_refs import Resolved, granted_references, resolve_references
 
 #: How much of a tool's result its TOOL_RESULT event keeps (the message keeps it all).
 _EVENT_RESULT_CHARS = 2000
@@ -33,13 +34,14 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
     """Run ``step``'s calls and persist their results; raises ``AwaitingApproval`` (the task
     is parked) while a call waits for a person."""
     runtime, task = run.runtime, run.task
+    granted = granted_references(task.input_payload, run.agent.configuration.secrets)
     scope = ToolCallScope(
         task.tenant_id,
         task.id,
         run.state.id,
         run.agent.name,
         frozenset(run.agent.configuration.tools),
-        resolve_secrets=lambda value: _resolve_secrets(runtime, task.tenant_id, value),
+        resolve_secrets=lambda value: _resolve_secrets(runtime, task.tenant_id, granted, value),
         lease_owner=runtime.owner,
         timeout_seconds=run.tool_timeout_seconds(),
     )
@@ -51,13 +53,8 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
         session_factory=runtime.sessions,
         services={"runtime": runtime},
     )
-    refusals = gate_tool_calls(run, scope, step.calls)
-    outcomes = [
-        refused_call(scope, call, runtime.tools, refusals[call["id"]])
-        if call["id"] in refusals
-        else run_tool_call(runtime.engine, runtime.tools, scope, call, context)
-        for call in step.calls
-    ]
+    gate = gate_tool_calls(run, scope, step.calls)
+    outcomes = [dispatch_call(runtime, scope, gate, call, context) for call in step.calls]
     events = [
         records.event(
             run.scope,
@@ -85,10 +82,17 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
     faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
 
 
-def _resolve_secrets(runtime: Runtime, tenant_id: uuid.UUID, value: Any) -> Any:
-    """``value`` with its {"$secret": …} references replaced by the tenant's secrets."""
+def _resolve_secrets(
+    runtime: Runtime, tenant_id: uuid.UUID, granted: frozenset[str], value: Any
+) -> Resolved:
+    """``value`` with its {"$secret": …} references replaced by the tenant's secrets; a
+    reference outside ``granted`` is refused."""
     keys = runtime.settings.encryption_keys
     with runtime.engine.connect() as connection:
         return resolve_references(
-            value, connection=connection, tenant_id=tenant_id, box=SecretBox(keys) if keys else None
+            value,
+            connection=connection,
+            tenant_id=tenant_id,
+            box=SecretBox(keys) if keys else None,
+            granted=granted,
         )

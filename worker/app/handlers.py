@@ -11,14 +11,21 @@ import sqlalchemy as sa
 
 from models import ErrorSeverity, TaskStatus
 from worker.agents.definitions import UnknownAgent
+from worker.agents.knowledge import ingest
 from worker.agents.runner import Outcome, execute_task
 from worker.agents.runtime import Runtime
 from worker.agents.submission import InputTooLarge, create_task, message_key, record_rejected
+from worker.app.authentication import authenticate
 from worker.approvals.decisions import resolve
 from worker.approvals.errors import ApprovalError
 from worker.approvals.outcomes import record_refusal
 from worker.core.contract import (
+    INGEST_KNOWLEDGE,
+    RESOLVE_APPROVAL,
+    RUN_TASK,
+    START_WORKFLOW,
     ExecutionReference,
+    IngestKnowledgeRequest,
     InvalidPayload,
     ResolveApprovalRequest,
     RunTaskRequest,
@@ -27,8 +34,11 @@ from worker.core.contract import (
     parse_payload,
 )
 from worker.core.errors import AgentWorkerError
+from worker.core.limits import storable
 from worker.core.tenants import UnknownTenant, tenant_named_by
 from worker.durable import faults, records
+from worker.durable.tenant_lookup import tenant_of_approval
+from worker.security.credentials import Unauthenticated
 from worker.workflows.cancellation import fail_execution
 from worker.workflows.catalog import ExecutionNotFound, UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
@@ -45,6 +55,7 @@ def handle_run_task(runtime: Runtime, payload: Mapping[str, Any], message_id: st
         return execute_task(runtime, reference.task_id)
     try:
         request = parse_payload(RunTaskRequest, payload)
+        authenticate(runtime, RUN_TASK, payload, message_id)
         # Only the broker knows of this job until its row commits (its message comes back if
         # this worker dies now: defect 16, tests/e2e/test_recovery.py).
         faults.fault_point(faults.AFTER_SUBMISSION_RECEIVED, runtime.settings.fault_point)
@@ -56,7 +67,7 @@ def handle_run_task(runtime: Runtime, payload: Mapping[str, Any], message_id: st
                 idempotency_key=request.idempotency_key or message_key(message_id),
                 broker_message_id=message_id,
             )
-    except (InvalidPayload, UnknownTenant, UnknownAgent, InputTooLarge) as error:
+    except (InvalidPayload, UnknownTenant, UnknownAgent, InputTooLarge, Unauthenticated) as error:
         return _reject(runtime, payload, error, message_id)
     if not submitted.created and submitted.status != TaskStatus.PENDING:
         return Outcome(
@@ -83,6 +94,7 @@ def handle_start_workflow(
     """``workflows.start``: create the execution (once per idempotency key) and advance it."""
     try:
         request = parse_payload(StartWorkflowRequest, payload)
+        authenticate(runtime, START_WORKFLOW, payload, message_id)
         with runtime.engine.begin() as connection:
             started = start_execution(
                 connection,
@@ -90,8 +102,17 @@ def handle_start_workflow(
                 workflow=request.workflow,
                 input=request.input,
                 idempotency_key=request.idempotency_key or message_key(message_id),
+                max_input_bytes=runtime.settings.max_input_bytes,
             )
-    except (InvalidPayload, UnknownTenant, UnknownWorkflow, UnknownAgent, InvalidWorkflow) as error:
+    except (
+        InvalidPayload,
+        UnknownTenant,
+        UnknownWorkflow,
+        UnknownAgent,
+        InvalidWorkflow,
+        Unauthenticated,
+        InputTooLarge,
+    ) as error:
         _keep_rejected_start(runtime, payload, error, message_id)
         return {"status": "rejected", "error": str(error)}
     status = advance(runtime.engine, runtime.publisher, started.execution_id)
@@ -128,6 +149,22 @@ def handle_resolve_approval(
     recorded where the sender can read them (audit_logs, or ai_error_logs when there is no
     such approval), with the message they answer."""
     request = parse_payload(ResolveApprovalRequest, payload)
+    with runtime.engine.connect() as connection:
+        tenant_id = tenant_of_approval(connection, request.approval_id)
+    try:
+        principal = (
+            authenticate(runtime, RESOLVE_APPROVAL, payload, message_id, tenant_id=tenant_id)
+            if tenant_id is not None
+            else None
+        )
+    except Unauthenticated as error:  # audited by the verification
+        log.warning("approval %s not resolved: %s", request.approval_id, error)
+        return {
+            "approval_id": str(request.approval_id),
+            "status": "refused",
+            "code": error.code,
+            "reason": str(error),
+        }
     try:
         view = resolve(
             runtime.engine,
@@ -136,10 +173,13 @@ def handle_resolve_approval(
             request.decision,
             request.user,
             request.comment,
+            principal=principal,
+            digest=request.digest,
+            arguments=request.arguments,
         )
     except ApprovalError as error:
         log.warning("approval %s not resolved: %s", request.approval_id, error)
-        record_refusal(runtime.engine, request, error, message_id)
+        record_refusal(runtime.engine, request, error, message_id, principal=principal)
         return {
             "approval_id": str(request.approval_id),
             "status": "refused",
@@ -149,8 +189,28 @@ def handle_resolve_approval(
     return {"approval_id": str(view.id), "status": view.status.value}
 
 
+def handle_ingest_knowledge(
+    runtime: Runtime, payload: Mapping[str, Any], message_id: str | None
+) -> dict[str, Any]:
+    """``knowledge.ingest``: add a document; a refused signature is kept in ai_error_logs
+    (``knowledge_ingest.<code>``) and in audit_logs, and answered, never retried."""
+    request = parse_payload(IngestKnowledgeRequest, payload)
+    try:
+        authenticate(runtime, INGEST_KNOWLEDGE, payload, message_id)
+    except Unauthenticated as error:
+        _keep_rejected_start(runtime, payload, error, message_id, kind="knowledge_ingest")
+        return {"status": "rejected", "code": error.code, "error": str(error)}
+    result = ingest(runtime.engine, runtime.settings, runtime.gateway, request)
+    return {"source_id": str(result.source_id), "created": result.created, "chunks": result.chunks}
+
+
 def _keep_rejected_start(
-    runtime: Runtime, payload: Mapping[str, Any], error: AgentWorkerError, message_id: str
+    runtime: Runtime,
+    payload: Mapping[str, Any],
+    error: AgentWorkerError,
+    message_id: str | None,
+    *,
+    kind: str = "workflow_start",
 ) -> None:
     with runtime.engine.begin() as connection:
         tenant_id = tenant_named_by(connection, payload)
@@ -159,12 +219,12 @@ def _keep_rejected_start(
             errors=[
                 records.error_log(
                     records.Scope(tenant_id=tenant_id),
-                    error_type=f"workflow_start.{error.code}",
+                    error_type=f"{kind}.{error.code}",
                     message=str(error),
                     severity=ErrorSeverity.HIGH,
                     context={
                         "broker_message_id": message_id,
-                        "payload": records.scrub(dict(payload)),
+                        "payload": records.scrub(storable(dict(payload), error)),
                     },
                 )
             ],

@@ -58,7 +58,8 @@ def process_runtime() -> Runtime:
 
 def start_refusal() -> str | None:
     """Why a worker must not start, in one line that says what to do, or ``None``: its
-    settings do not parse, the database is not at the code's schema revision, or no LLM
+    settings do not parse, the database is not at the code's schema revision, its role is
+    one that row-level security would not confine, or no LLM
     provider is configured anywhere (environment or ai_models). A database that cannot be read
     does not refuse: it is reported, and tasks retry."""
     try:
@@ -84,7 +85,8 @@ def _schema_refusal(database_url: str | None) -> str | None:
         return str(error)
     try:
         schema.assert_schema_current(engine)
-    except schema.SchemaOutOfDate as error:
+        schema.assert_runtime_role_confined(engine)
+    except (schema.SchemaOutOfDate, schema.PrivilegedRuntimeRole) as error:
         return str(error)
     except SQLAlchemyError:
         log.warning("the database cannot be read yet; its schema is checked when it can be")

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def survive_restore_without_connection() -> None:
-    """Make Redis's ``restore_unacked`` log instead of raise when the connection is gone."""
+    """Make Redis's ``restore_unacked``, ``ack`` and ``reject`` log instead of raise when the
+    connection is gone."""
     original: Callable[..., Any] = redis.QoS.restore_unacked
     if getattr(original, "_survives_lost_connection", False):
         return
@@ -41,3 +42,31 @@ def survive_restore_without_connection() -> None:
 
     restore_unacked._survives_lost_connection = True  # type: ignore[attr-defined]
     redis.QoS.restore_unacked = restore_unacked  # type: ignore[method-assign]
+    redis.QoS.ack = _survive_lost_connection(redis.QoS.ack, "ack")  # type: ignore[method-assign]
+    redis.QoS.reject = _survive_lost_connection(  # type: ignore[method-assign]
+        redis.QoS.reject, "reject"
+    )
+
+
+def _survive_lost_connection(original: Callable[..., Any], what: str) -> Callable[..., Any]:
+    """An ack (or reject) sent to a channel whose connection a Redis restart closed: kombu
+    raises ``AttributeError`` (the channel's connection is None), which Celery reports as
+    "Unrecoverable error". The message stays in the unacked index and is handed out again
+    after the visibility timeout; a task delivered twice is claimed once."""
+
+    @functools.wraps(original)
+    def survive(self: Any, delivery_tag: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, delivery_tag, *args, **kwargs)
+        except AttributeError as error:
+            if getattr(self.channel, "connection", None) is not None:
+                raise  # not the closed-channel case: a bug to see
+            log.warning(
+                "could not %s a message: its Redis channel closed (%s); it is handed out again "
+                "after the visibility timeout",
+                what,
+                error,
+            )
+            return None
+
+    return survive

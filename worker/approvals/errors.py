@@ -11,6 +11,8 @@ from worker.core.errors import AgentWorkerError
 
 class ApprovalError(AgentWorkerError):
     code = "approval_error"
+    #: Set once the refusal has its ``approval.refused`` audit row, so it is not written twice.
+    audited = False
 
 
 class ApprovalNotFound(ApprovalError):
@@ -23,6 +25,20 @@ class NotAllowed(ApprovalError):
 
 class AlreadyDecided(ApprovalError):
     code = "already_decided"
+
+
+class DuplicateVote(ApprovalError):
+    code = "duplicate_vote"
+
+
+class StaleRequest(ApprovalError):
+    """The decision was bound to a digest that is not the one pending now."""
+
+    code = "stale_request"
+
+
+class InvalidEditedArguments(ApprovalError):
+    code = "invalid_arguments"
 
 
 def approval_uuid(value: uuid.UUID | str) -> uuid.UUID:

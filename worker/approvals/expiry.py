@@ -10,16 +10,27 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models import Approval, ApprovalStatus
+from models.tenant_scope import tenant_scope
 from worker.approvals.outcomes import audit, record_and_wake
 from worker.durable import faults
 from worker.durable.publishing import Publisher, Wake
 from worker.durable.states import APPROVAL
+from worker.durable.tenant_lookup import tenants_with_open_work
 
 _approvals = Approval.__table__
 
 
 def expire_due(engine: sa.Engine, publisher: Publisher, *, limit: int = 500) -> int:
-    """Expire up to ``limit`` pending approvals past their expiry; returns how many."""
+    """Expire up to ``limit`` pending approvals past their expiry, per tenant with open work
+    (each in its own scope: row-level security); returns how many."""
+    expired = 0
+    for tenant_id in tenants_with_open_work(engine):
+        with tenant_scope(tenant_id):
+            expired += _expire_tenant(engine, publisher, limit)
+    return expired
+
+
+def _expire_tenant(engine: sa.Engine, publisher: Publisher, limit: int) -> int:
     wakes: list[Wake] = []
     with engine.begin() as connection:
         due = (

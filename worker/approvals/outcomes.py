@@ -8,6 +8,7 @@ caller to publish after commit (a workflow's ``workflows.advance``, or the parke
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,28 +27,34 @@ from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK, ResolveApprovalRequ
 from worker.durable import records
 from worker.durable.publishing import Wake
 from worker.durable.states import TASK
+from worker.security.principals import Principal
 
 
 def audit(
     connection: sa.Connection,
     approval: sa.Row[Any],
-    actor: sa.Row[Any] | None,
+    user_id: uuid.UUID | None,
     user: str,
     action: str,
     changes: dict[str, Any],
+    *,
+    principal: Principal | None = None,
 ) -> None:
-    """One audit_logs row: ``user`` (as given; ``actor`` is the matching user, if any) did
-    ``action`` to ``approval``."""
+    """One audit_logs row: ``user`` (as named; ``user_id`` is the matching user, if any) did
+    ``action`` to ``approval``, through ``principal`` (recorded in its metadata)."""
+    metadata: dict[str, Any] = {"title": approval.title, "kind": str(approval.kind)}
+    if principal is not None:
+        metadata["principal"] = principal.audit_fields()
     connection.execute(
         sa.insert(AuditLog.__table__).values(
             tenant_id=approval.tenant_id,
-            user_id=actor.id if actor is not None else None,
+            user_id=user_id,
             actor=user,
             action=action,
             resource_type="approval",
             resource_id=str(approval.id),
             changes=records.scrub(changes),
-            metadata={"title": approval.title, "kind": str(approval.kind)},
+            metadata=metadata,
         )
     )
 
@@ -93,11 +100,13 @@ def record_refusal(
     request: ResolveApprovalRequest,
     error: ApprovalError,
     message_id: str | None,
+    *,
+    principal: Principal | None = None,
 ) -> None:
     """Keep a refused decision where its sender can read it: an ``approval.refused`` audit row
-    of the approval (a refusal for lack of rights is audited where it is decided), or an
+    of the approval (a refusal audited where it was decided is not written twice), or an
     ai_error_logs row when there is no such approval."""
-    if isinstance(error, NotAllowed):
+    if error.audited or isinstance(error, NotAllowed):
         return
     approval_id = str(request.approval_id)
     with engine.begin() as connection:
@@ -135,4 +144,5 @@ def record_refusal(
                 "reason": str(error),
                 "broker_message_id": message_id,
             },
+            principal=principal,
         )

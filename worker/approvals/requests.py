@@ -54,9 +54,14 @@ def request_approval(
     required_role: MembershipRole = MembershipRole.APPROVER,
     expires_at: datetime | None = None,
     policy: dict[str, Any] | None = None,
+    quorum: int = 1,
+    rejections_needed: int = 1,
+    digest: str | None = None,
+    arguments_schema: dict[str, Any] | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """Create the approval once (per attempt of a workflow step, or per tool call); (id,
-    created)."""
+    created). ``quorum`` distinct approvers must approve (``rejections_needed`` rejections
+    reject); a tool approval carries its call's ``digest`` and the tool's argument schema."""
     values = {
         "tenant_id": tenant_id,
         "kind": kind,
@@ -73,6 +78,10 @@ def request_approval(
         "required_role": required_role,
         "expires_at": expires_at,
         "policy": policy or {},
+        "quorum": quorum,
+        "rejections_needed": rejections_needed,
+        "digest": digest,
+        "arguments_schema": arguments_schema,
     }
     inserted = insert_once(
         connection,
@@ -95,6 +104,8 @@ def request_approval(
                     "kind": kind.value,
                     "required_role": required_role.value,
                     "expires_at": expires_at.isoformat() if expires_at else None,
+                    "quorum": quorum,
+                    "digest": digest,
                 },
             )
         ],

@@ -21,6 +21,7 @@ from models import (
     AIWorkflow,
     AIWorkflowExecution,
     Approval,
+    ApprovalDecision,
     ApprovalKind,
     ApprovalStatus,
     MembershipRole,
@@ -28,9 +29,26 @@ from models import (
     User,
 )
 from worker.approvals.errors import ApprovalNotFound, approval_uuid
+from worker.security.redact import redact
 
 _approvals = Approval.__table__
+_votes = ApprovalDecision.__table__
 _decider = aliased(User)
+
+
+@dataclass(frozen=True)
+class VoteView:
+    """One approver's vote, and the principal it came through."""
+
+    approver: str
+    decision: str
+    principal_kind: str
+    principal: str
+    os_user: str | None
+    digest: str | None
+    edited: bool
+    comment: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -56,15 +74,33 @@ class ApprovalView:
     decided_by: str | None
     decision_comment: str | None
     age_seconds: float
+    #: Distinct approvers needed, and rejections that reject; the votes so far, oldest first.
+    quorum: int = 1
+    rejections_needed: int = 1
+    votes: tuple[VoteView, ...] = ()
+    #: A tool approval: the digest of the call pending now (what a decision names), the
+    #: arguments an approver edited (None: the model's, in ``payload``), what was approved.
+    digest: str | None = None
+    edited_arguments: dict[str, Any] | None = None
+    approved_digest: str | None = None
+    decided_by_principal: dict[str, Any] | None = None
+
+    @property
+    def arguments(self) -> Any:
+        """The arguments pending now (or approved): an approver's edit, else the model's."""
+        if self.edited_arguments is not None:
+            return redact(self.edited_arguments)
+        return self.payload.get("arguments")
 
 
 def get_approval(engine: sa.Engine, approval_id: uuid.UUID | str) -> ApprovalView:
     approval_id = approval_uuid(approval_id)
     with engine.connect() as connection:
         row = connection.execute(_view_query().where(_approvals.c.id == approval_id)).one_or_none()
+        votes = _votes_of(connection, [approval_id])
     if row is None:
         raise ApprovalNotFound(f"no approval {approval_id}")
-    return _view(row)
+    return _view(row, votes.get(row.id, ()))
 
 
 def list_approvals(
@@ -88,7 +124,35 @@ def list_approvals(
             )
     with engine.connect() as connection:
         rows = connection.execute(query.order_by(_approvals.c.created_at).limit(limit)).all()
-    return [_view(row) for row in rows]
+        votes = _votes_of(connection, [row.id for row in rows])
+    return [_view(row, votes.get(row.id, ())) for row in rows]
+
+
+def _votes_of(
+    connection: sa.Connection, approval_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[VoteView, ...]]:
+    if not approval_ids:
+        return {}
+    found: dict[uuid.UUID, list[VoteView]] = {}
+    for row in connection.execute(
+        sa.select(_votes)
+        .where(_votes.c.approval_id.in_(approval_ids))
+        .order_by(_votes.c.created_at, _votes.c.id)
+    ):
+        found.setdefault(row.approval_id, []).append(
+            VoteView(
+                approver=row.approver,
+                decision=str(row.decision),
+                principal_kind=row.principal_kind,
+                principal=row.principal,
+                os_user=row.os_user,
+                digest=row.digest,
+                edited=row.arguments is not None,
+                comment=row.comment,
+                created_at=row.created_at,
+            )
+        )
+    return {key: tuple(value) for key, value in found.items()}
 
 
 def _view_query() -> sa.Select[Any]:
@@ -111,7 +175,7 @@ def _view_query() -> sa.Select[Any]:
     )
 
 
-def _view(row: sa.Row[Any]) -> ApprovalView:
+def _view(row: sa.Row[Any], votes: tuple[VoteView, ...]) -> ApprovalView:
     return ApprovalView(
         id=row.id,
         tenant=row.tenant,
@@ -134,4 +198,11 @@ def _view(row: sa.Row[Any]) -> ApprovalView:
         decided_by=row.decided_by,
         decision_comment=row.decision_comment,
         age_seconds=float(row.age),
+        quorum=row.quorum,
+        rejections_needed=row.rejections_needed,
+        votes=votes,
+        digest=row.digest,
+        edited_arguments=row.approved_arguments,
+        approved_digest=row.approved_digest,
+        decided_by_principal=row.decided_by_principal,
     )

@@ -27,7 +27,7 @@ COMMANDS = {
     "knowledge": "worker.cli.knowledge:knowledge",
     "workflows": "worker.cli.workflows:workflows",
     "approvals": "worker.cli.approvals:approvals",
-    "cancel": "worker.cli.approvals:cancel",
+    "cancel": "worker.cli.tasks:cancel",
     "dead-letters": "worker.cli.dead_letters:dead_letters",
     "worker": "worker.cli.worker:worker",
     "demo": "worker.cli.demo:demo",
@@ -36,6 +36,8 @@ COMMANDS = {
     "health": "worker.cli.health:health",
     "keys": "worker.cli.keys:keys",
     "schemas": "worker.cli.schemas:schemas",
+    "users": "worker.cli.users:users",
+    "tenants": "worker.cli.tenants:tenants",
 }
 
 

@@ -10,10 +10,17 @@ import click
 from models.db import create_sync_engine
 from worker.app.redrive import DeadLetter, consumed_tasks, list_dead_letters, redrive
 from worker.cli.output import as_json, table
+from worker.cli.scoping import cli_tenant_scope
 from worker.durable import schema
 from worker.durable.publishing import CeleryPublisher, publishing_app
 
 _WHY_WIDTH = 90
+_TENANT = click.option(
+    "--tenant",
+    default=None,
+    help="The tenant (id or slug) whose dead letters to see; without it, only those that "
+    "named no known tenant.",
+)
 
 
 @click.group("dead-letters")
@@ -40,14 +47,15 @@ def _redrive_cell(letter: DeadLetter) -> str:
     show_default=True,
     help="At most this many, the newest first.",
 )
+@_TENANT
 @click.option("--json", "as_json_output", is_flag=True)
-def list_command(limit: int, as_json_output: bool) -> None:
+def list_command(limit: int, tenant: str | None, as_json_output: bool) -> None:
     """Dead letters, newest first: the task, its broker message id, why, when, and whether
     `redrive` can send it again (`redrive ID` says why not)."""
     engine = create_sync_engine()
     try:
         schema.assert_schema_current(engine)
-        with engine.connect() as connection:
+        with cli_tenant_scope(engine, tenant), engine.connect() as connection:
             letters, total = list_dead_letters(
                 connection, limit=limit, known_tasks=consumed_tasks()
             )
@@ -81,14 +89,16 @@ def list_command(limit: int, as_json_output: bool) -> None:
 
 @dead_letters.command("redrive")
 @click.argument("letter_id", type=click.UUID)
-def redrive_command(letter_id: uuid.UUID) -> None:
+@_TENANT
+def redrive_command(letter_id: uuid.UUID, tenant: str | None) -> None:
     """Publish a dead letter's message again (under its broker message id) and mark it
     re-driven; refused, saying why, when it cannot be sent as it arrived or was sent already."""
     engine = create_sync_engine()
     app = publishing_app()
     try:
         schema.assert_schema_current(engine)
-        letter = redrive(engine, CeleryPublisher(app), letter_id, known_tasks=consumed_tasks())
+        with cli_tenant_scope(engine, tenant):
+            letter = redrive(engine, CeleryPublisher(app), letter_id, known_tasks=consumed_tasks())
     finally:
         app.close()
         engine.dispose()

@@ -106,7 +106,7 @@ def _run_job(app: object, engine: sa.Engine, settings: Settings) -> None:
     _step("submitting through the public contract")
     click.echo(f'    send_task("agents.run_task", kwargs={payload}, queue="agents")')
     message = app.send_task("agents.run_task", kwargs=payload, queue="agents")  # type: ignore[attr-defined]
-    client = AgentWorkerClient(engine, CeleryPublisher(app), settings)
+    client = AgentWorkerClient(engine, CeleryPublisher(app), settings, tenant=DEMO_TENANT_SLUG)
     task_id = _task_for_message(engine, message.id)
 
     _step(f"events of task {task_id}, live")
@@ -136,7 +136,7 @@ def _run_workflow(app: Any, engine: sa.Engine, settings: Settings, env: dict[str
         '"conference_planning_crew", "input": {...}}, queue="workflows")'
     )
     app.send_task("workflows.start", kwargs=payload, queue="workflows")
-    client = AgentWorkerClient(engine, CeleryPublisher(app), settings)
+    client = AgentWorkerClient(engine, CeleryPublisher(app), settings, tenant=DEMO_TENANT_SLUG)
     execution_id = _execution_for(engine)
     view, last = follow_execution(client, execution_id, until={"awaiting_approval", "failed"})
     if view.status.value == "failed":

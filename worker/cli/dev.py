@@ -127,7 +127,8 @@ def _print_urls(
     lines += [
         f"  logs       {data_dir / 'logs'}",
         "  in another shell:",
-        f"    export DATABASE_URL='{services.database_url}'",
+        f"    export DATABASE_URL='{services.runtime_database_url or services.database_url}'",
+        f"    export AGENTWORKER_MIGRATION_DATABASE_URL='{services.database_url}'",
         f"    export CELERY_BROKER_URL='{services.broker_url}'",
     ]
     if services.llm_base_url:

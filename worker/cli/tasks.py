@@ -1,4 +1,4 @@
-"""``agentworker submit | status | events``."""
+"""``agentworker submit | status | events | cancel``."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def submit(
             payload = json.loads(json_input)
         except ValueError as error:
             raise click.BadParameter(f"not JSON: {error}", param_hint="--json-input") from None
-    client = AgentWorkerClient.from_env()
+    client = AgentWorkerClient.from_env(tenant=tenant)
     try:
         submitted = client.submission(
             tenant=tenant,
@@ -65,12 +65,16 @@ def submit(
         client.close()
 
 
+_TENANT_HELP = "The task's tenant (id or slug); another tenant's task is not found."
+
+
 @click.command()
 @click.argument("task_id")
+@click.option("--tenant", required=True, help=_TENANT_HELP)
 @click.option("--json", "as_json_output", is_flag=True, help="Print JSON.")
-def status(task_id: str, as_json_output: bool) -> None:
+def status(task_id: str, tenant: str, as_json_output: bool) -> None:
     """Show a task's status, result or error. Exit 1 if it failed or was cancelled."""
-    client = AgentWorkerClient.from_env()
+    client = AgentWorkerClient.from_env(tenant=tenant)
     try:
         task = client.get_task(task_id)
     finally:
@@ -85,6 +89,7 @@ def status(task_id: str, as_json_output: bool) -> None:
 
 @click.command()
 @click.argument("task_id")
+@click.option("--tenant", required=True, help=_TENANT_HELP)
 @click.option(
     "--follow",
     "-f",
@@ -93,9 +98,9 @@ def status(task_id: str, as_json_output: bool) -> None:
     help="Keep printing new events until the task ends.",
 )
 @click.option("--json", "as_json_output", is_flag=True, help="One JSON object per line.")
-def events(task_id: str, keep_following: bool, as_json_output: bool) -> None:
+def events(task_id: str, tenant: str, keep_following: bool, as_json_output: bool) -> None:
     """Print a task's events in order."""
-    client = AgentWorkerClient.from_env()
+    client = AgentWorkerClient.from_env(tenant=tenant)
     try:
         if keep_following:
             follow(client, task_id, as_json_output=as_json_output)
@@ -145,3 +150,24 @@ def describe(task: TaskView) -> str:
         rendered = output if isinstance(output, str) else json.dumps(output, indent=2)
         lines.append(f"result    {rendered}")
     return "\n".join(lines)
+
+
+@click.command()
+@click.argument("target_id")
+@click.option(
+    "--tenant",
+    required=True,
+    help="The tenant (id or slug) whose task or execution it is; another's is not found.",
+)
+@click.option("--reason", default="cancelled by an operator", show_default=True)
+def cancel(target_id: str, tenant: str, reason: str) -> None:
+    """Cancel a task or a workflow execution (work in flight stops at its next checkpoint)."""
+    client = AgentWorkerClient.from_env(tenant=tenant)
+    try:
+        result = client.cancel(target_id, reason=reason)
+    finally:
+        client.close()
+    if result.changed:
+        click.echo(f"{result.kind} {result.id} cancelled")
+    else:
+        click.echo(f"{result.kind} {result.id} had already ended; nothing to cancel")

@@ -33,7 +33,7 @@ def start(
         payload: Any = json.loads(json_input)
     except ValueError as error:
         raise click.BadParameter(f"not JSON: {error}", param_hint="--json-input") from None
-    client = AgentWorkerClient.from_env()
+    client = AgentWorkerClient.from_env(tenant=tenant)
     try:
         execution_id = client.start_workflow(
             tenant=tenant, workflow=workflow, input=payload, idempotency_key=idempotency_key
@@ -49,10 +49,15 @@ def start(
 
 @workflows.command("status")
 @click.argument("execution_id")
+@click.option(
+    "--tenant",
+    required=True,
+    help="The execution's tenant (id or slug); another tenant's execution is not found.",
+)
 @click.option("--json", "as_json_output", is_flag=True)
-def status(execution_id: str, as_json_output: bool) -> None:
+def status(execution_id: str, tenant: str, as_json_output: bool) -> None:
     """An execution's status and its steps."""
-    client = AgentWorkerClient.from_env()
+    client = AgentWorkerClient.from_env(tenant=tenant)
     try:
         view = client.get_execution(execution_id)
     finally:

@@ -41,6 +41,35 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SubmissionAuth(_Payload):
+    """A signed submission's ``auth`` field (README "Signed submissions"): the key is named by
+    its prefix only; the signature is HMAC-SHA256 of the canonical form of the other kwargs."""
+
+    key: Annotated[
+        StrictStr,
+        Field(pattern=r"^awk_[A-Za-z0-9]{8}$", description="The API key's prefix."),
+    ]
+    timestamp: Annotated[StrictInt, Field(ge=0, description="When it was signed: unix seconds.")]
+    nonce: Annotated[
+        StrictStr,
+        Field(pattern=r"^[A-Za-z0-9_\-]{16,128}$", description="Random, never used twice."),
+    ]
+    signature: Annotated[
+        StrictStr,
+        Field(pattern=r"^[0-9a-f]{64}$", description="Lower-case hex HMAC-SHA256."),
+    ]
+
+
+_Auth = Annotated[
+    SubmissionAuth | None,
+    Field(
+        default=None,
+        description="The signature of a signed submission (required by a tenant in 'signed' "
+        "broker mode).",
+    ),
+]
+
+
 class RunTaskRequest(_Payload):
     """``agents.run_task`` v1: run one agent on one input for one tenant."""
 
@@ -75,6 +104,7 @@ class RunTaskRequest(_Payload):
         dict[str, Any],
         Field(default_factory=dict, description="Free-form data stored with the task."),
     ]
+    auth: _Auth = None
 
 
 class TaskReference(_Payload):
@@ -96,6 +126,7 @@ class IngestKnowledgeRequest(_Payload):
     chunk_size: Annotated[int | None, Field(default=None, gt=0, le=20000)] = None
     chunk_overlap: Annotated[int | None, Field(default=None, ge=0)] = None
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
+    auth: _Auth = None
 
 
 class StartWorkflowRequest(_Payload):
@@ -114,6 +145,7 @@ class StartWorkflowRequest(_Payload):
     idempotency_key: Annotated[
         StrictStr | None, Field(default=None, min_length=1, max_length=255)
     ] = None
+    auth: _Auth = None
 
 
 class ExecutionReference(_Payload):
@@ -129,6 +161,24 @@ class ResolveApprovalRequest(_Payload):
         StrictStr, Field(min_length=1, max_length=320, description="The approver's email or id.")
     ]
     comment: Annotated[StrictStr | None, Field(default=None, max_length=5000)] = None
+    digest: Annotated[
+        StrictStr | None,
+        Field(
+            default=None,
+            pattern=r"^[0-9a-f]{64}$",
+            description="A tool approval: the digest of the call the approver was shown "
+            "(SHA-256 hex); refused if the call pending now has another.",
+        ),
+    ] = None
+    arguments: Annotated[
+        dict[str, Any] | None,
+        Field(
+            default=None,
+            description="A tool approval: the arguments as the approver edited them "
+            "(validated against the tool's schema); the edited call is what is approved.",
+        ),
+    ] = None
+    auth: _Auth = None
 
 
 def describe_validation_error(error: ValidationError, root: str = "payload") -> str:

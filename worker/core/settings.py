@@ -32,6 +32,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     database_url: str | None = None
+    #: The owner's URL, for ``agentworker migrate`` only: the tables' owner runs migrations,
+    #: while DATABASE_URL logs in as the runtime role that row-level security confines.
+    migration_database_url: str | None = None
     broker_url: str | None = None
 
     openai_api_key: str | None = None
@@ -59,6 +62,14 @@ class Settings(BaseModel):
     tool_modules: tuple[str, ...] = ()
 
     max_input_bytes: int = Field(default=64 * 1024, gt=0)
+    #: A signed broker submission whose timestamp is further than this from the worker's
+    #: clock is refused (and its nonce need not be kept longer).
+    signature_window_seconds: float = Field(default=300.0, gt=0)
+    #: Trusted SSO header sign-in (off unless set): the header a proxy sets to the user's
+    #: email, and the shared secret it must also send in ``sso_secret_header``.
+    sso_user_header: str | None = None
+    sso_secret_header: str = "X-AgentWorker-Proxy-Secret"
+    sso_shared_secret: str | None = None
     #: A running task's lease, renewed every third of it while its run executes: a worker
     #: that dies lets go of its tasks this long after its last renewal.
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -97,6 +108,7 @@ class Settings(BaseModel):
 
         raw: dict[str, object] = {
             "database_url": get("DATABASE_URL"),
+            "migration_database_url": get("AGENTWORKER_MIGRATION_DATABASE_URL"),
             "broker_url": get("CELERY_BROKER_URL") or get("REDIS_URL"),
             "openai_api_key": get("OPENAI_API_KEY"),
             "openai_base_url": get("OPENAI_BASE_URL"),
@@ -121,6 +133,16 @@ class Settings(BaseModel):
                 for e in error.errors()
             )
             raise ConfigurationError(f"invalid settings: {problems}") from error
+
+    @model_validator(mode="after")
+    def _sso_header_needs_its_secret(self) -> Settings:
+        if self.sso_user_header and not self.sso_shared_secret:
+            raise ValueError(
+                "sso_user_header is set but sso_shared_secret is not: without it any client "
+                "could name a user; set AGENTWORKER_SSO_SHARED_SECRET to the value the proxy "
+                "sends in AGENTWORKER_SSO_SECRET_HEADER"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_fits_in_a_chunk(self) -> Settings:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import Tenant
+from models.tenant_scope import scope_transaction
 from worker.core.errors import AgentWorkerError
 
 
@@ -17,7 +18,11 @@ class UnknownTenant(AgentWorkerError):
 
 
 def resolve_tenant(connection: sa.Connection, reference: str) -> uuid.UUID:
-    """A tenant's id from its id or slug; inactive tenants are refused."""
+    """A tenant's id from its id or slug; inactive tenants are refused.
+
+    Naming the tenant enters its scope for the rest of ``connection``'s transaction
+    (``models.tenant_scope``): what the caller then reads and writes there is that tenant's.
+    """
     if not _storable(reference):
         raise UnknownTenant(
             f"unknown tenant {reference!r}: a tenant's slug has no NUL characters or lone "
@@ -34,6 +39,7 @@ def resolve_tenant(connection: sa.Connection, reference: str) -> uuid.UUID:
         )
     if not row.is_active:
         raise UnknownTenant(f"tenant '{reference}' is deactivated; reactivate it to submit work")
+    scope_transaction(connection, row.id)
     return row.id
 
 

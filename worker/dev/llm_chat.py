@@ -96,12 +96,21 @@ class Conversation:
         return answer
 
 
-def _tool_call(conversation: Conversation, model: str, name: str, index: int) -> dict[str, Any]:
+def _tool_call(
+    conversation: Conversation,
+    model: str,
+    name: str,
+    index: int,
+    scripted: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A call to ``name``; a name that was not offered (via ``[[tools: …]]``) gets ``{}``,
-    which lets tests exercise a model calling an unknown tool."""
+    which lets tests exercise a model calling an unknown tool. ``scripted`` arguments replace
+    the generated ones of the same name."""
     schema = next((t.get("parameters") for t in conversation.tools if t.get("name") == name), None)
     source = TextSource(conversation.clean_user_text, conversation.last_user, TOOL_TEXT_PROPERTIES)
     arguments = example_value(schema, source) if isinstance(schema, dict) else {}
+    if scripted and isinstance(arguments, dict):
+        arguments = {**arguments, **scripted}
     return {
         "id": "call_" + _sha1(model, conversation.last_user, name, str(index))[:24],
         "type": "function",
@@ -143,8 +152,11 @@ def _require_chat_fields(body: dict[str, Any]) -> None:
         )
 
 
-def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
-    """The deterministic answer to a chat completions request body."""
+def chat_completion(
+    body: dict[str, Any], *, scripted_arguments: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The deterministic answer to a chat completions request body; ``scripted_arguments``
+    go into every tool call it makes."""
     _require_chat_fields(body)
     model, messages = body["model"], body["messages"]
     tools: list[Any] = body["tools"] if isinstance(body.get("tools"), list) else []
@@ -152,7 +164,10 @@ def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
     names = conversation.tools_to_call(body.get("tool_choice"))
     message: dict[str, Any] = {"role": "assistant", "refusal": None, "annotations": []}
     if names:
-        calls = [_tool_call(conversation, model, name, i) for i, name in enumerate(names)]
+        calls = [
+            _tool_call(conversation, model, name, i, scripted_arguments)
+            for i, name in enumerate(names)
+        ]
         message |= {"content": None, "tool_calls": calls}
         output = " ".join(c["function"]["arguments"] for c in calls)
     else:

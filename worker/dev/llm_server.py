@@ -15,6 +15,9 @@ request over it, before any fault. Faults, first match wins: the ``X-Fault`` req
 (``status=429; retry-after=2``, ``delay-ms=300``, ``trickle-ms=100``), then faults queued per
 model with ``POST /_faults``, then the server's own ``fault_status``/``fault_every``.
 ``GET /_stats`` counts requests; ``GET /_rate_limit`` the limits and how many they refused.
+``POST /_tool_arguments`` (``{"model": "m", "arguments": {"token": {"$secret": "env:X"}}}``)
+scripts what a model writes: those arguments go into every tool call it makes (a model
+following a prompt injection, say).
 
 Run it with ``python -m worker.dev.llm_server --port 8765``.
 """
@@ -75,6 +78,8 @@ class LocalLLMServer:
         self.fault_status, self.fault_every = fault_status, fault_every
         self.require_api_key = require_api_key
         self.faults = FaultQueues()
+        #: Arguments scripted per model, merged into each of its tool calls.
+        self.tool_arguments: dict[str, dict[str, Any]] = {}
         self.rate_limits = RateLimits()
         self.stats = RequestStats()
         self._sequence = 0
@@ -140,7 +145,8 @@ class LocalLLMServer:
             return 200, _model(path.removeprefix("/v1/models/"))
         if path == "/v1/chat/completions" and method == "POST":
             fault = self._before_model_call("chat_completions", body, headers)
-            return 200, _slowed(chat_completion(body), fault)
+            scripted = self.tool_arguments.get(str(body.get("model")))
+            return 200, _slowed(chat_completion(body, scripted_arguments=scripted), fault)
         if path == "/v1/embeddings" and method == "POST":
             fault = self._before_model_call("embeddings", body, headers)
             return 200, _slowed(embeddings(body, self.embedding_dim), fault)
@@ -208,6 +214,14 @@ class LocalLLMServer:
             return {"cleared": True}
         if path == "/_rate_limit" and method == "GET":
             return self.rate_limits.snapshot()
+        if path == "/_tool_arguments" and method == "POST":
+            model, arguments = body.get("model"), body.get("arguments")
+            if not isinstance(model, str) or not isinstance(arguments, dict):
+                raise ApiError(
+                    400, 'POST /_tool_arguments takes {"model": "<name>", "arguments": {...}}'
+                )
+            self.tool_arguments[model] = arguments
+            return {"model": model, "arguments": arguments}
         if path == "/_stats" and method == "GET":
             return self.stats.snapshot()
         if path == "/_stats/reset" and method == "POST":

@@ -193,16 +193,21 @@ def temporary_directory(prefix: str) -> Iterator[Path]:
 class LocalServices:
     """The URLs a worker needs, each from the environment or an embedded server."""
 
-    database_url: str
+    database_url: str  # the tables' owner: migrations and seeding
     broker_url: str
     llm_base_url: str | None  # set when the local LLM server stands in for a provider
     started: list[str] = field(default_factory=list)
+    #: What workers log in as: the runtime role, which row-level security confines.
+    runtime_database_url: str = ""
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         """This process's environment pointed at these services; with the local stand-in, the
         worker is told it is intended (``AGENTWORKER_LOCAL_LLM=1``) and given no API key."""
         env = dict(os.environ)
-        env.update(DATABASE_URL=self.database_url, CELERY_BROKER_URL=self.broker_url)
+        env.update(
+            DATABASE_URL=self.runtime_database_url or self.database_url,
+            CELERY_BROKER_URL=self.broker_url,
+        )
         if self.llm_base_url is not None:
             env.update(OPENAI_BASE_URL=self.llm_base_url, AGENTWORKER_LOCAL_LLM="1")
             env.pop("OPENAI_API_KEY", None)
@@ -213,16 +218,20 @@ class LocalServices:
 @contextlib.contextmanager
 def local_services(data_dir: Path, *, persistent: bool) -> Iterator[LocalServices]:
     """Start what the environment does not provide; stop it all on exit, newest first."""
+    from worker.core.database_roles import ensure_runtime_login
     from worker.dev.llm_server import LocalLLMServer
 
     with contextlib.ExitStack() as stack:
         started: list[str] = []
-        database = os.environ.get("DATABASE_URL")
-        if not database:
+        database = os.environ.get("AGENTWORKER_MIGRATION_DATABASE_URL")
+        runtime_database = os.environ.get("DATABASE_URL", "")
+        if not runtime_database:
             postgres = EmbeddedPostgres(data_dir / "pgdata", ephemeral=not persistent)
             database = postgres.start()
             stack.callback(postgres.stop)
             started.append(f"PostgreSQL 18 + pgvector (embedded, {data_dir / 'pgdata'})")
+            runtime_database = ensure_runtime_login(database)
+        database = database or runtime_database
         broker = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
         if not broker:
             redis_server = EmbeddedRedis(data_dir / "redis", persistent=persistent)
@@ -238,7 +247,7 @@ def local_services(data_dir: Path, *, persistent: bool) -> Iterator[LocalService
                 f"local OpenAI-compatible LLM server ({llm_url}; AGENTWORKER_LOCAL_LLM=1: "
                 "canned answers, on purpose)"
             )
-        yield LocalServices(database, broker, llm_url, started)
+        yield LocalServices(database, broker, llm_url, started, runtime_database)
 
 
 def _wants_the_stand_in(env: Mapping[str, str]) -> bool:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from models import AgentRun, AgentRunStatus, ErrorSeverity, EventType, Task, TaskStatus
 from worker.durable import records
 from worker.durable.states import AGENT_RUN, TASK
+from worker.durable.tenant_lookup import renew_leases
 
 log = logging.getLogger(__name__)
 _tasks = Task.__table__
@@ -270,17 +271,8 @@ class LeaseHeartbeat:
             executing = list(self._executing)
         if not executing:
             return 0
-        with self._engine.begin() as connection:
-            result = connection.execute(
-                sa.update(_tasks)
-                .where(
-                    Task.id.in_(executing),
-                    Task.lease_owner == self._owner,
-                    Task.status == TaskStatus.RUNNING,
-                )
-                .values(lease_expires_at=sa.func.now() + timedelta(seconds=self._lease))
-            )
-            return int(result.rowcount or 0)
+        with self._engine.begin() as connection:  # the tasks of every tenant it runs
+            return renew_leases(connection, self._owner, executing, self._lease)
 
     def _run(self) -> None:
         while not self._stop.wait(self._lease / 3):

@@ -27,10 +27,12 @@ from models import (
     Task,
     TaskStatus,
 )
+from models.tenant_scope import tenant_scope
 from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
 from worker.durable import queue_probes, records
 from worker.durable.publishing import Publisher
 from worker.durable.states import TASK
+from worker.durable.tenant_lookup import tenants_with_open_work
 
 _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__
@@ -59,9 +61,34 @@ def reap(
     ``stale_after_seconds`` and re-publish those a probe proved lost; wake an execution whose
     wake-up is ``lost_wake_seconds`` overdue, or that has not moved in
     ``idle_execution_seconds``."""
-    stale_after = timedelta(seconds=stale_after_seconds)
-    lost_wake = timedelta(seconds=lost_wake_seconds)
-    idle_after = timedelta(seconds=idle_execution_seconds)
+    windows = _Windows(
+        timedelta(seconds=stale_after_seconds),
+        timedelta(seconds=lost_wake_seconds),
+        timedelta(seconds=idle_execution_seconds),
+    )
+    reports = []
+    for tenant_id in tenants_with_open_work(engine):  # each in its own scope (RLS)
+        with tenant_scope(tenant_id):
+            reports.append(_reap_tenant(engine, publisher, windows, limit))
+    return ReapReport(
+        sum(r.requeued_after_lost_worker for r in reports),
+        sum(r.republished_pending for r in reports),
+        sum(r.advanced_executions for r in reports),
+        sum(r.probes_sent for r in reports),
+    )
+
+
+@dataclass(frozen=True)
+class _Windows:
+    stale_after: timedelta
+    lost_wake: timedelta
+    idle_after: timedelta
+
+
+def _reap_tenant(
+    engine: sa.Engine, publisher: Publisher, windows: _Windows, limit: int
+) -> ReapReport:
+    stale_after, lost_wake, idle_after = windows.stale_after, windows.lost_wake, windows.idle_after
     with engine.begin() as connection:
         expired = TASK.apply_all(
             connection,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 import migrations
 from models.db import create_sync_engine
+from worker.core.database_roles import RUNTIME_GROUP, RUNTIME_LOGIN
 from worker.core.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
@@ -82,3 +83,38 @@ def assert_schema_current(engine: Engine) -> None:
         f"database is at revision {current or 'none (empty schema)'}, the code needs "
         f"{head}: run `agentworker migrate`"
     )
+
+
+class PrivilegedRuntimeRole(ConfigurationError):
+    code = "privileged_runtime_role"
+
+
+def assert_runtime_role_confined(engine: Engine) -> None:
+    """Refuse a runtime that row-level security would not confine: a superuser, a role with
+    BYPASSRLS, or the owner of our tables (the migrating role)."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT r.rolname, r.rolsuper, r.rolbypassrls, "
+                "       (SELECT tableowner = current_user FROM pg_tables "
+                "         WHERE schemaname = current_schema() AND tablename = 'tasks') AS owner "
+                "  FROM pg_roles r WHERE r.rolname = current_user"
+            )
+        ).one()
+    if row.rolsuper or row.rolbypassrls or row.owner:
+        why = (
+            "is a superuser"
+            if row.rolsuper
+            else "has BYPASSRLS"
+            if row.rolbypassrls
+            else "owns the tables"
+        )
+        raise PrivilegedRuntimeRole(
+            f"DATABASE_URL logs in as '{row.rolname}', which {why}, so row-level security would "
+            f"not confine this worker to one tenant's rows: give the worker a role that is a "
+            f"member of {RUNTIME_GROUP} and nothing more (`CREATE ROLE {RUNTIME_LOGIN} LOGIN "
+            f"PASSWORD '…' IN ROLE {RUNTIME_GROUP}`), and run migrations as the owner with "
+            "AGENTWORKER_MIGRATION_DATABASE_URL"
+        )

@@ -4,7 +4,7 @@ PostgreSQL is the source of truth, so the figures are read from it at scrape tim
 counted in each worker process: they are right whatever the number of workers, survive their
 restarts, and one exporter (``agentworker metrics``) serves them for the whole deployment.
 
-One scrape is one read-only, repeatable-read transaction of five aggregate queries (a few
+One scrape is one query of aggregates (a few
 milliseconds on small tables; ``statement_timeout`` bounds it on large ones):
 
 ==================================================  ==========  ================================
@@ -55,9 +55,7 @@ from models import (
     AIPerformanceMetric,
     AIWorkflowExecution,
     Approval,
-    ApprovalStatus,
     ExecutionStatus,
-    MetricCategory,
     Task,
     TaskStatus,
 )
@@ -116,87 +114,55 @@ class MetricsSnapshot:
 
 
 def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
-    """Every figure, read on ``connection`` (run it in one transaction for a consistent view)."""
-    tasks = _counts_by_status(connection, _tasks, [s.value for s in TaskStatus])
-    executions = _counts_by_status(connection, _executions, [s.value for s in ExecutionStatus])
+    """Every figure of the whole fleet, read on ``connection`` in one query (run it in one
+    transaction for a consistent view). The figures span every tenant, which row-level
+    security hides from any one connection, so they come from one ``SECURITY DEFINER``
+    function that returns aggregates only (migration 0007)."""
+    bounds_ms = [Decimal(str(bound)) * 1000 for bound in LATENCY_BUCKETS_SECONDS]
+    rows = connection.execute(
+        sa.text("SELECT figure, label, value FROM agentworker_fleet_metrics(:p, :s, :b)"),
+        {"p": _LATENCY_PREFIX, "s": _LATENCY_SUFFIX, "b": bounds_ms},
+    ).all()
+    figures: dict[str, dict[str, Decimal]] = {}
+    for figure, label, value in rows:
+        figures.setdefault(figure, {})[label] = Decimal(value)
 
-    runs = connection.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(_runs.c.llm_calls), 0),
-            sa.func.coalesce(sa.func.sum(_runs.c.prompt_tokens), 0),
-            sa.func.coalesce(sa.func.sum(_runs.c.completion_tokens), 0),
-            sa.func.coalesce(sa.func.sum(_runs.c.cost), 0),
-        )
-    ).one()
+    def total(figure: str) -> Decimal:
+        return figures.get(figure, {}).get("", Decimal(0))
 
-    latency, failed = _latency(connection)
-
-    pending = connection.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(
-                sa.extract("epoch", sa.func.now() - sa.func.min(_approvals.c.created_at)), 0
-            ),
-        ).where(_approvals.c.status == ApprovalStatus.PENDING)
-    ).one()
+    def by_status(figure: str, statuses: Sequence[str]) -> dict[str, int]:
+        counts = dict.fromkeys(statuses, 0)
+        counts.update((status, int(n)) for status, n in figures.get(figure, {}).items())
+        return counts
 
     return MetricsSnapshot(
-        tasks=tasks,
-        workflow_executions=executions,
-        llm_calls=int(runs[0]),
-        prompt_tokens=int(runs[1]),
-        completion_tokens=int(runs[2]),
-        cost_usd=Decimal(runs[3]),
-        latency=latency,
-        llm_failed_attempts=failed,
-        approvals_pending=int(pending[0]),
-        approval_oldest_pending_age_seconds=max(0.0, float(pending[1])),
+        tasks=by_status("tasks", [s.value for s in TaskStatus]),
+        workflow_executions=by_status("executions", [s.value for s in ExecutionStatus]),
+        llm_calls=int(total("llm_calls")),
+        prompt_tokens=int(total("prompt_tokens")),
+        completion_tokens=int(total("completion_tokens")),
+        cost_usd=total("cost"),
+        latency=_latency(figures, bounds_ms),
+        llm_failed_attempts=int(sum(figures.get("latency_failed", {}).values())),
+        approvals_pending=int(total("approvals_pending")),
+        approval_oldest_pending_age_seconds=max(0.0, float(total("approval_oldest_pending_age"))),
     )
 
 
-def _counts_by_status(
-    connection: sa.Connection, table: sa.FromClause, statuses: Sequence[str]
-) -> dict[str, int]:
-    counts = dict.fromkeys(statuses, 0)
-    rows = connection.execute(
-        sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
-    ).all()
-    counts.update((str(status), int(n)) for status, n in rows)
-    return counts
-
-
-def _latency(connection: sa.Connection) -> tuple[dict[str, LatencyHistogram], int]:
-    """The latency histogram by call and the failed attempts, in one pass over the rows."""
-    milliseconds = _metrics.c.metric_value
-    failed = _metrics.c.measurement_context["ok"].astext == "false"
-    rows = connection.execute(
-        sa.select(
-            _metrics.c.metric_name,
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(milliseconds), 0),
-            sa.func.count().filter(failed),
-            *(
-                sa.func.count().filter(milliseconds <= Decimal(str(bound)) * 1000)
-                for bound in LATENCY_BUCKETS_SECONDS
-            ),
-        )
-        .where(
-            _metrics.c.metric_category == MetricCategory.LATENCY,
-            _metrics.c.metric_name.startswith(_LATENCY_PREFIX, autoescape=True),
-            _metrics.c.metric_name.endswith(_LATENCY_SUFFIX, autoescape=True),
-        )
-        .group_by(_metrics.c.metric_name)
-    ).all()
+def _latency(
+    figures: dict[str, dict[str, Decimal]], bounds_ms: Sequence[Decimal]
+) -> dict[str, LatencyHistogram]:
     empty = LatencyHistogram((0,) * len(LATENCY_BUCKETS_SECONDS), 0, 0.0)
     histograms = dict.fromkeys(_DEFAULT_CALLS, empty)
-    failures = 0
-    for name, count, total_ms, failed_count, *buckets in rows:
+    buckets = figures.get("latency_bucket", {})
+    for name, count in figures.get("latency_count", {}).items():
         call = name[len(_LATENCY_PREFIX) : -len(_LATENCY_SUFFIX)]
         histograms[call] = LatencyHistogram(
-            tuple(int(b) for b in buckets), int(count), float(total_ms) / 1000
+            tuple(int(buckets.get(f"{name} {bound}", 0)) for bound in bounds_ms),
+            int(count),
+            float(figures["latency_sum_ms"][name]) / 1000,
         )
-        failures += int(failed_count)
-    return histograms, failures
+    return histograms
 
 
 # --- exposing ---------------------------------------------------------------------------------
@@ -251,9 +217,6 @@ class DatabaseCollector:
 
     def read(self) -> MetricsSnapshot:
         with self.engine.connect() as connection, connection.begin():
-            connection.execute(
-                sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            )
             connection.execute(
                 sa.text("SELECT set_config('statement_timeout', :ms, true)"),
                 {"ms": str(self.statement_timeout_ms)},

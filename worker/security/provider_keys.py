@@ -1,8 +1,10 @@
 """Provider API keys at rest: store them encrypted, and rotate the encryption key.
 
 Rotation: put the new key first in ``AGENTWORKER_ENCRYPTION_KEYS`` (keep the old one after it),
-run ``agentworker keys rotate`` (re-encrypts every stored key under the first), then drop the
-old key. Workers read any key in the list meanwhile, so nothing stops.
+run ``agentworker keys rotate`` (re-encrypts everything stored encrypted under the first, not
+only these keys: ``worker.security.encrypted_fields``), check with ``agentworker keys verify``
+run with only the new key, then drop the old key. Workers read any key in the list meanwhile,
+so nothing stops. ``rotate_provider_keys`` rotates these keys alone.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from urllib.parse import unquote
 __all__ = ["REDACTED", "looks_secret_key", "redact", "redact_text", "secrets_from_environment"]
 
 REDACTED = "[REDACTED]"
+#: A secret reference (``worker.security.secret_refs``): the one secret-looking key kept.
+SECRET_REFERENCE_KEY = "$secret"
 
 #: Known secrets shorter than this are ignored: replacing every "abc" in a text hides nothing.
 MIN_KNOWN_SECRET_LENGTH = 6
@@ -239,6 +241,9 @@ def _redact(value: Any, known_secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
         return _redact_text(value, known_secrets)
     if isinstance(value, Mapping):
+        if _is_reference(value):
+            # {"$secret": "tenant:crm"} names a secret without holding it: keep the name.
+            return {SECRET_REFERENCE_KEY: _redact_text(value[SECRET_REFERENCE_KEY], known_secrets)}
         return {
             _redact_key(key, known_secrets): _redact_entry(key, item, known_secrets)
             for key, item in value.items()
@@ -248,6 +253,14 @@ def _redact(value: Any, known_secrets: tuple[str, ...]) -> Any:
     if isinstance(value, tuple):
         return tuple(_redact(item, known_secrets) for item in value)
     return _redact_text(repr(value), known_secrets)
+
+
+def _is_reference(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and isinstance(value.get(SECRET_REFERENCE_KEY), str)
+    )
 
 
 def _redact_key(key: Any, known_secrets: tuple[str, ...]) -> Any:
@@ -268,7 +281,7 @@ def _redact_short_text(text: str, known_secrets: tuple[str, ...]) -> str:
 
 def _redact_entry(key: Any, item: Any, known_secrets: tuple[str, ...]) -> Any:
     if item is not None and isinstance(key, str) and looks_secret_key(key):
-        return REDACTED
+        return _redact(item, known_secrets) if _is_reference(item) else REDACTED
     return _redact(item, known_secrets)
 
 

@@ -23,6 +23,7 @@ from models import (
 )
 from worker.agents.definitions import find_agent
 from worker.core.errors import AgentWorkerError
+from worker.core.limits import DEFAULT_MAX_INPUT_BYTES, check_size
 from worker.core.tenants import resolve_tenant
 from worker.durable import records
 from worker.durable.rows import insert_once
@@ -56,9 +57,17 @@ def start_execution(
     input: Any,
     idempotency_key: str | None,
     event_id: uuid.UUID | None = None,
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
 ) -> Started:
-    """Create the execution, pinned to the workflow's current version (once per key)."""
+    """Create the execution, pinned to the workflow's current version (once per key). Its
+    input is refused over ``max_input_bytes`` and stored redacted (secret references kept)."""
     tenant_id = resolve_tenant(connection, tenant)
+    check_size(
+        input,
+        max_input_bytes,
+        what="workflow input",
+        instead="send a reference (e.g. a knowledge source) instead",
+    )
     row = connection.execute(
         sa.select(AIWorkflow.id, AIWorkflow.name, AIWorkflow.version, AIWorkflow.steps)
         .where(
@@ -98,7 +107,7 @@ def start_execution(
             "workflow_version": row.version,
             "event_id": event_id,
             "status": ExecutionStatus.PENDING,
-            "input_data": input if isinstance(input, dict) else {"text": input},
+            "input_data": records.scrub(input if isinstance(input, dict) else {"text": input}),
             "current_step": definition.steps[0].key,
             "idempotency_key": idempotency_key,
         },

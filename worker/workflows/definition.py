@@ -4,7 +4,8 @@ Steps run in order unless a policy or a condition jumps to a named step:
 
 - ``agent``: run an agent; its ``input`` is a template over the workflow input and earlier
   outputs, e.g. ``"Propose venues for {{ input.brief }}"`` or ``"{{ steps.research.output }}"``;
-- ``approval``: a human gate: what to ``show``, the ``required_role``, an expiry, and what to do
+- ``approval``: a human gate: what to ``show``, the ``required_role``, how many distinct
+  approvers (``quorum``, default 1; ``rejections_needed``, default 1), an expiry, and what to do
   ``on_reject`` / ``on_timeout``: ``fail``, ``skip`` or ``goto:<step key>``;
 - ``parallel``: agent ``branches`` that run at once; the step ends when all have finished;
 - ``condition``: branch on an earlier output: ``if`` (a template) ``equals`` / ``contains`` /
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from models import MembershipRole
+from worker.approvals.quorum import MAX_QUORUM
 from worker.core.contract import describe_validation_error
 from worker.core.errors import AgentWorkerError
 
@@ -49,6 +51,12 @@ class ApprovalStep(_Step):
     title: Annotated[str, Field(min_length=1, max_length=300)]
     show: Any = Field(default=None, description="Template for what the approver sees.")
     required_role: MembershipRole = MembershipRole.APPROVER
+    quorum: Annotated[
+        int, Field(ge=1, le=MAX_QUORUM, description="Distinct approvers who must approve.")
+    ] = 1
+    rejections_needed: Annotated[
+        int, Field(ge=1, le=MAX_QUORUM, description="Rejections that reject (default: one).")
+    ] = 1
     expires_in_seconds: Annotated[int | None, Field(default=None, gt=0)] = None
     on_reject: Policy = "fail"
     on_timeout: Policy = "fail"

@@ -149,6 +149,8 @@ def _approval_step(state: Advance, step: ApprovalStep) -> StepOutcome:
             step_attempt=run.attempt,
             requested_by=f"workflow step {step.key}",
             required_role=step.required_role,
+            quorum=step.quorum,
+            rejections_needed=step.rejections_needed,
             expires_at=expires_at,
             policy={"on_reject": step.on_reject, "on_timeout": step.on_timeout},
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.bench.procs import clean_env
 from tests.bench.services import Broker, Database
+from worker.core.database_roles import ensure_runtime_login
 
 AGENT_TOOLS = ["current_time"]  # one tool: two LLM calls and one tool call per task
 PRICES = {"model-": {"input": 0.15, "output": 0.6}}  # add_agent's model names: non-zero cost
@@ -26,7 +27,7 @@ class Context:
 def worker_env(ctx: Context, llm_base_url: str, concurrency: int) -> dict[str, str]:
     """tests/support/stack.py's worker environment, with the pool sizes of a real deployment."""
     return clean_env(
-        DATABASE_URL=ctx.database.url,
+        DATABASE_URL=ensure_runtime_login(ctx.database.url),  # the confined role, as deployed
         CELERY_BROKER_URL=ctx.broker.url,
         OPENAI_BASE_URL=llm_base_url,
         AGENTWORKER_LOCAL_LLM="1",
