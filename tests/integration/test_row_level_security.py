@@ -354,3 +354,39 @@ def test_a_tenants_vector_search_returns_k_hits_though_another_tenant_crowds_the
         assert "ix_chunks_embedding_hnsw" in plan
         hits = _nearest(connection, tenant, query, 5)
     assert len(hits) == 5
+
+
+def test_a_worker_counts_every_tenants_provider_rows_when_it_checks_it_has_one(
+    engine: sa.Engine, runtime_engine: sa.Engine
+) -> None:
+    from worker.llm.providers import active_provider_rows
+
+    with engine.begin() as connection:
+        RowFactory(connection).insert("ai_models", is_active=True)  # a tenant's own provider
+    with runtime_engine.connect() as connection:  # the worker's start check: no tenant set
+        assert active_provider_rows(connection) == 1
+
+
+def test_the_demo_seed_runs_through_the_runtime_role(runtime_engine: sa.Engine) -> None:
+    from models.db import sync_session_factory
+    from worker.dev.seed import seed_demo
+
+    with sync_session_factory(runtime_engine)() as session:
+        assert seed_demo(session).created_anything
+    with sync_session_factory(runtime_engine)() as session:
+        assert not seed_demo(session).created_anything  # it sees what it wrote: its tenant's
+
+
+def test_knowledge_search_as_the_runtime_role_finds_the_tenants_chunks(
+    engine: sa.Engine, runtime_engine: sa.Engine
+) -> None:
+    from models.knowledge import EMBEDDING_DIM
+    from worker.agents.knowledge import search
+
+    vector = [1.0] + [0.0] * (EMBEDDING_DIM - 1)
+    with engine.begin() as connection:
+        rows = RowFactory(connection)
+        source = rows.insert("knowledge_sources")
+        rows.insert("chunks", source_id=source, chunk_index=0, embedding=vector)
+    hits = search(runtime_engine, lambda texts: [vector], rows.tenant_id, "where?", 5)
+    assert len(hits) == 1

@@ -256,7 +256,7 @@ def search(
     if not query.strip():
         raise KnowledgeInputError("the search query is empty")
     vector = embed([query])[0]
-    with engine.begin() as connection:
+    with tenant_scope(tenant_id), engine.begin() as connection:
         return _nearest(connection, tenant_id, vector, k)
 
 

@@ -24,6 +24,7 @@ from models import (
     WorkflowStatus,
     WorkflowType,
 )
+from models.tenant_scope import scope_transaction
 
 DEMO_TENANT_SLUG = "acme"
 DEMO_MODEL = "gpt-4o-mini"
@@ -178,6 +179,8 @@ def seed_demo(session: Session) -> SeedSummary:
     tenant = _get_or_create(
         session, Tenant, {"slug": DEMO_TENANT_SLUG}, {"name": "Acme Events"}, created
     )
+    # The rest is the tenant's own: in its scope (row-level security), for this transaction.
+    scope_transaction(session.connection(), tenant.id)
     for email, full_name, role in DEMO_USERS:
         user = _get_or_create(session, User, {"email": email}, {"full_name": full_name}, created)
         _get_or_create(

@@ -113,8 +113,9 @@ def environment_provider(settings: Settings) -> ProviderConfig:
 
 
 def active_provider_rows(connection: sa.Connection) -> int:
-    """How many active ai_models rows (of any tenant, or system-wide) there are."""
-    query = sa.select(sa.func.count()).select_from(AIModel).where(AIModel.is_active.is_(True))
+    """How many active ai_models rows (of any tenant, or system-wide) there are: a count
+    across tenants, so through a SECURITY DEFINER function (row-level security)."""
+    query = sa.text("SELECT agentworker_active_provider_rows()")
     return int(connection.execute(query).scalar_one())
 
 
