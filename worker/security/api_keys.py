@@ -32,6 +32,7 @@ from worker.security.credentials import (
     credential_hash,
     new_credential,
     prefix_of,
+    revoke,
     same_hash,
 )
 from worker.security.encryption import SecretBox
@@ -183,16 +184,7 @@ def revoke_key(connection: sa.Connection, prefix: str) -> KeyView:
     owner = find_key_by_prefix(connection, prefix)
     if owner is None:
         raise UnknownKey(f"no API key with prefix {prefix!r}; see `agentworker keys list`")
-    scope_transaction(connection, owner.tenant_id)
-    row = connection.execute(
-        sa.update(_keys)
-        .where(_keys.c.id == owner.key_id, _keys.c.revoked_at.is_(None))
-        .values(revoked_at=sa.func.now())
-        .returning(_keys)
-    ).one_or_none()
-    if row is None:
-        row = connection.execute(sa.select(_keys).where(_keys.c.id == owner.key_id)).one()
-    return _view(row)
+    return _view(revoke(connection, _keys, owner.key_id, owner.tenant_id))
 
 
 # --- the look-ups made before the tenant is known ---------------------------------------------

@@ -16,7 +16,12 @@ import hashlib
 import hmac
 import secrets
 import string
+import uuid
+from typing import Any
 
+import sqlalchemy as sa
+
+from models.tenant_scope import scope_transaction
 from worker.core.errors import AgentWorkerError
 
 API_KEY_KIND = "awk"
@@ -65,3 +70,20 @@ def credential_hash(credential: str) -> str:
 def same_hash(credential: str, stored_hash: str) -> bool:
     """Constant-time comparison of ``credential``'s hash with a stored one."""
     return hmac.compare_digest(credential_hash(credential), stored_hash)
+
+
+def revoke(
+    connection: sa.Connection, table: sa.Table, credential_id: uuid.UUID, tenant_id: uuid.UUID
+) -> sa.Row[Any]:
+    """Revoke a key's or a token's row, in its tenant's scope, and return it; revoking a
+    revoked one changes nothing."""
+    scope_transaction(connection, tenant_id)
+    row = connection.execute(
+        sa.update(table)
+        .where(table.c.id == credential_id, table.c.revoked_at.is_(None))
+        .values(revoked_at=sa.func.now())
+        .returning(table)
+    ).one_or_none()
+    if row is None:
+        row = connection.execute(sa.select(table).where(table.c.id == credential_id)).one()
+    return row

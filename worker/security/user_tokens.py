@@ -25,6 +25,7 @@ from worker.security.credentials import (
     credential_hash,
     new_credential,
     prefix_of,
+    revoke,
     same_hash,
 )
 from worker.security.principals import Principal
@@ -130,16 +131,7 @@ def revoke_user_token(connection: sa.Connection, prefix: str) -> TokenView:
         raise UnknownToken(
             f"no user token with prefix {prefix!r}; see `agentworker users token list`"
         )
-    scope_transaction(connection, owner.tenant_id)
-    row = connection.execute(
-        sa.update(_tokens)
-        .where(_tokens.c.id == owner.token_id, _tokens.c.revoked_at.is_(None))
-        .values(revoked_at=sa.func.now())
-        .returning(_tokens)
-    ).one_or_none()
-    if row is None:
-        row = connection.execute(sa.select(_tokens).where(_tokens.c.id == owner.token_id)).one()
-    return _view(row)
+    return _view(revoke(connection, _tokens, owner.token_id, owner.tenant_id))
 
 
 def find_user_token_by_prefix(connection: sa.Connection, prefix: str) -> TokenOwner | None:
