@@ -29,6 +29,9 @@ broker_url = (
     os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 )
 broker_connection_retry_on_startup = True
+# TLS (rediss://, amqps://): the server's certificate must verify against the system's CAs or
+# this file; worker/core/broker_tls.py turns it into broker_use_ssl for the final broker URL.
+agentworker_broker_ca_file = os.environ.get("AGENTWORKER_BROKER_CA_FILE") or None
 
 # JSON only: no pickle ever crosses the broker.
 task_serializer = "json"

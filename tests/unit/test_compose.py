@@ -7,12 +7,14 @@ it runs is parsed by the very click command (ours, or Celery's / Flower's) that 
 from __future__ import annotations
 
 import importlib
+import itertools
 import re
 import shlex
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import pytest
@@ -23,6 +25,7 @@ from celery.bin.celery import celery as celery_cli
 from flower.options import options as flower_options
 
 from models.db import database_url
+from worker.app.broker_acl import WORKER_RULES
 from worker.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,7 +206,32 @@ def test_redis_appends_to_a_named_volume() -> None:
     assert redis["image"] == "redis:7-alpine"
     assert " ".join(redis["command"]).endswith("--appendonly yes")
     assert "/data" in _mounts(redis)
-    assert _healthcheck_argv(redis) == ["redis-cli", "ping"]
+
+
+def _redis_users() -> dict[str, list[str]]:
+    """User name -> ACL rules of each ``--user`` the redis service's command defines."""
+    argv = _argv(SERVICES["redis"]["command"])
+    users: dict[str, list[str]] = {}
+    for index, arg in enumerate(argv):
+        if arg == "--user":
+            rules = list(itertools.takewhile(lambda a: not a.startswith("--"), argv[index + 1 :]))
+            users[rules[0]] = rules[1:]
+    return users
+
+
+def test_redis_turns_the_default_user_off_and_gives_the_workers_a_user() -> None:
+    users = _redis_users()
+    assert users["default"] == ["off"]
+    worker = users["agentworker"]
+    assert worker[0] == "on"
+    raw = [str(arg) for arg in SERVICES["redis"]["command"]]
+    # No default: compose refuses to start without a password.
+    assert any(re.fullmatch(r">\$\{AGENTWORKER_REDIS_PASSWORD:\?[^}]+\}", arg) for arg in raw)
+    assert tuple(rule for rule in worker[1:] if not rule.startswith(">")) == WORKER_RULES
+    # The healthcheck logs in as that user (with the password from the service's environment).
+    check = " ".join(_healthcheck_argv(SERVICES["redis"]))
+    assert "redis-cli --user agentworker" in check and "$$AGENTWORKER_REDIS_PASSWORD" in check
+    assert "AGENTWORKER_REDIS_PASSWORD" in SERVICES["redis"]["environment"]
 
 
 def test_every_named_volume_is_declared() -> None:
@@ -233,8 +261,12 @@ def test_app_services_build_our_image_and_use_the_compose_services(name: str) ->
         assert "--runtime-login" in service["command"]
     else:
         assert owner_url is None, f"{name} must not hold the owner's password"
+    worker_password = _redis_users()["agentworker"][1].removeprefix(">")
     for variable in ("REDIS_URL", "CELERY_BROKER_URL"):
-        assert environment[variable].startswith("redis://redis:6379/")
+        broker = urlsplit(_interpolate(environment[variable]))
+        assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379)
+        assert (broker.username, broker.password) == ("agentworker", worker_password)
+        assert "${AGENTWORKER_REDIS_PASSWORD:?" in environment[variable]
 
 
 def test_the_dockerfile_runs_as_a_non_root_user_and_installs_flower() -> None:

@@ -6,6 +6,7 @@ from celery import Celery
 
 from worker.app.redis_restore import survive_restore_without_connection
 from worker.app.visibility import VisibilityKeepAlive
+from worker.core.broker_tls import configure_broker_tls
 from worker.ops.logs import install_celery_hooks
 
 TASK_MODULES = [
@@ -27,6 +28,7 @@ def create_app(broker_url: str | None = None) -> Celery:
     celery.steps["consumer"].add(VisibilityKeepAlive)
     if broker_url is not None:
         celery.conf.broker_url = broker_url
+    configure_broker_tls(celery)
     return celery
 
 

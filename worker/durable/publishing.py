@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from celery import Celery
 
+from worker.core.broker_tls import configure_broker_tls
+
 
 class Publisher(Protocol):
     def publish(
@@ -71,4 +73,5 @@ def publishing_app(broker_url: str | None = None) -> Celery:
     app.config_from_object("celeryconfig")
     if broker_url is not None:
         app.conf.broker_url = broker_url
+    configure_broker_tls(app)
     return app
