@@ -58,3 +58,14 @@ def test_edited_arguments_are_checked_against_the_tool_s_schema() -> None:
         check_edited_arguments("t", schema, {"n": "x"})
     with pytest.raises(InvalidEditedArguments, match="must be a JSON object"):
         check_edited_arguments("t", schema, ["n"])
+
+
+def test_edited_arguments_over_the_input_limit_are_refused_saying_the_limit() -> None:
+    from worker.core.limits import DEFAULT_MAX_INPUT_BYTES
+
+    schema = {"type": "object", "properties": {"body": {"type": "string"}}}
+    huge = {"body": "x" * (DEFAULT_MAX_INPUT_BYTES + 1)}
+
+    with pytest.raises(InvalidEditedArguments, match="the limit is"):
+        check_edited_arguments("send", schema, huge)
+    check_edited_arguments("send", schema, {"body": "short"})

@@ -19,6 +19,8 @@ from typing import Any
 import jsonschema
 
 from worker.approvals.errors import InvalidEditedArguments
+from worker.core.contract import payload_size
+from worker.core.limits import DEFAULT_MAX_INPUT_BYTES
 
 
 def canonical_json(value: Any) -> str:
@@ -53,6 +55,12 @@ def check_edited_arguments(tool: str, schema: Mapping[str, Any] | None, argument
         raise InvalidEditedArguments(
             f"edited arguments for tool '{tool}' must be a JSON object, not "
             f"{type(arguments).__name__}"
+        )
+    size = payload_size(arguments)
+    if size > DEFAULT_MAX_INPUT_BYTES:  # as any entry point's free-form content
+        raise InvalidEditedArguments(
+            f"the edited arguments are {size} bytes; the limit is {DEFAULT_MAX_INPUT_BYTES}: "
+            "edit fewer or shorter values, or reject the call"
         )
     if schema is None:
         raise InvalidEditedArguments(
