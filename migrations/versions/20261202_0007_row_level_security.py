@@ -90,8 +90,7 @@ _DEFINER_FUNCTIONS = {
     ),
     # A credential names its tenant only through its prefix (worker.security.api_keys,
     # user_tokens): the prefix's owner, ids only; the secret is checked inside the scope.
-    "agentworker_api_key_by_prefix(key_prefix text) "
-    "RETURNS TABLE(key_id uuid, tenant_id uuid)": (
+    "agentworker_api_key_by_prefix(key_prefix text) RETURNS TABLE(key_id uuid, tenant_id uuid)": (
         "SELECT id, tenant_id FROM api_keys WHERE prefix = key_prefix"
     ),
     "agentworker_user_token_by_prefix(token_prefix text) "
@@ -186,7 +185,21 @@ _USER_POLICIES = [
 ]
 
 
+_OWNER_BYPASSES = """
+DO $$
+BEGIN
+    IF NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'the migrating role % is neither a superuser nor BYPASSRLS', current_user
+            USING HINT = 'the cross-tenant functions of this migration run as it and would see '
+                         'no rows: ALTER ROLE ' || current_user || ' BYPASSRLS (as a superuser), '
+                         'then run agentworker migrate again';
+    END IF;
+END $$;
+"""
+
+
 def upgrade() -> None:
+    op.execute(_OWNER_BYPASSES)
     op.execute(_RUNTIME_ROLE)
     op.execute(_PROTECT)
     op.execute(

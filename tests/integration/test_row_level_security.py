@@ -390,3 +390,24 @@ def test_knowledge_search_as_the_runtime_role_finds_the_tenants_chunks(
         rows.insert("chunks", source_id=source, chunk_index=0, embedding=vector)
     hits = search(runtime_engine, lambda texts: [vector], rows.tenant_id, "where?", 5)
     assert len(hits) == 1
+
+
+def test_migrating_as_a_role_that_cannot_bypass_row_level_security_is_refused(
+    engine: sa.Engine, runtime_engine: sa.Engine
+) -> None:
+    import importlib.util
+
+    from worker.durable.schema import MIGRATIONS_DIR
+
+    path = MIGRATIONS_DIR / "versions" / "20261202_0007_row_level_security.py"
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with engine.begin() as connection:  # the owner (a superuser here) passes the guard
+        connection.execute(sa.text(migration._OWNER_BYPASSES))
+    with (
+        runtime_engine.begin() as connection,
+        pytest.raises(sa.exc.DBAPIError, match="neither a superuser nor BYPASSRLS"),
+    ):
+        connection.execute(sa.text(migration._OWNER_BYPASSES))
