@@ -113,7 +113,11 @@ def _execute(dbapi: Any, values: tuple[str, str], *, local: bool) -> None:
     # the transaction that is being begun.
     params = (TENANT_SETTING, values[0], local, USER_SETTING, values[1], local)
     try:
-        dbapi.execute(_SET, params)
+        cursor = dbapi.cursor()  # a cursor: the async drivers' adapted connections have one too
+        try:
+            cursor.execute(_SET, params)
+        finally:
+            cursor.close()
         if not local and not getattr(dbapi, "autocommit", False):
             dbapi.commit()  # a session-level setting made in a transaction lasts once committed
     except Exception as error:

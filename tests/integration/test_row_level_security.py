@@ -411,3 +411,26 @@ def test_migrating_as_a_role_that_cannot_bypass_row_level_security_is_refused(
         pytest.raises(sa.exc.DBAPIError, match="neither a superuser nor BYPASSRLS"),
     ):
         connection.execute(sa.text(migration._OWNER_BYPASSES))
+
+
+def test_an_async_engine_is_scoped_the_same_way(
+    engine: sa.Engine, runtime_database_url: str
+) -> None:
+    import asyncio
+
+    from models import db
+
+    a, _ = _two_tenants_with_tasks(engine)
+
+    async def titles() -> list[str]:
+        async_engine = db.create_async_db_engine(runtime_database_url)
+        try:
+            async with async_engine.begin() as connection:
+                result = await connection.execute(sa.text("SELECT title FROM tasks"))
+                return list(result.scalars())
+        finally:
+            await async_engine.dispose()
+
+    with tenant_scope(a):
+        assert asyncio.run(titles()) == ["a's task"]
+    assert asyncio.run(titles()) == []
