@@ -188,18 +188,7 @@ class AgentWorkerClient:
         payload = {key: value for key, value in fields.items() if value is not None}
         payload["tenant"] = self._tenant(payload.get("tenant"))
         request = parse_payload(RunTaskRequest, payload)
-        with self.engine.begin() as connection:
-            submitted = create_task(
-                connection, self.settings, request, idempotency_key=request.idempotency_key
-            )
-        if submitted.created:
-            self.publisher.publish(
-                RUN_TASK,
-                {"task_id": str(submitted.task_id)},
-                task_id=str(submitted.task_id),
-                priority=request.priority,
-            )
-        return submitted
+        return submit_request(self.engine, self.publisher, self.settings, request)
 
     def start_workflow(
         self,
@@ -394,6 +383,25 @@ class AgentWorkerClient:
                 .order_by(EventLog.id)
             ).all()
         return [EventView(**row._mapping) for row in rows]
+
+
+def submit_request(
+    engine: sa.Engine, publisher: Publisher, settings: Settings, request: RunTaskRequest
+) -> Submitted:
+    """Commit the task row (or find the one with the request's idempotency key), then publish
+    only its id, and only when it was created: the one way in for the client and the API."""
+    with engine.begin() as connection:
+        submitted = create_task(
+            connection, settings, request, idempotency_key=request.idempotency_key
+        )
+    if submitted.created:
+        publisher.publish(
+            RUN_TASK,
+            {"task_id": str(submitted.task_id)},
+            task_id=str(submitted.task_id),
+            priority=request.priority,
+        )
+    return submitted
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

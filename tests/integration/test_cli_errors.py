@@ -60,6 +60,7 @@ def _run(
 
 #: Commands that read or write the database first, with the arguments that get them there.
 DATABASE_COMMANDS: dict[str, Invocation] = {
+    "api": Invocation(("api", "--port", "1")),
     "migrate": Invocation(("migrate",)),
     "seed": Invocation(("seed",)),
     "submit": Invocation(("submit", "--tenant", "acme", "--agent", "assistant", "--input", "hi")),

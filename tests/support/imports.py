@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("agents", ("worker.agents",)),
     ("workflows", ("worker.workflows",)),
     ("ops", ("worker.ops",)),
-    ("entry points", ("worker.app", "worker.cli", "worker.client", "tasks")),
+    ("entry points", ("worker.app", "worker.api", "worker.cli", "worker.client", "tasks")),
 )
 #: Development tools: apart from the layers. They may use the core; of the runtime, only these
 #: modules may import them.

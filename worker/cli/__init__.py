@@ -19,6 +19,7 @@ from worker.cli.failures import explain
 
 #: command name -> "module:attribute"
 COMMANDS = {
+    "api": "worker.cli.api:api",
     "migrate": "worker.cli.database:migrate",
     "seed": "worker.cli.demo:seed",
     "submit": "worker.cli.tasks:submit",

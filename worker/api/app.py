@@ -1,0 +1,30 @@
+"""``create_api``: the FastAPI application over one engine (logged in as the runtime role that
+row-level security confines) and one publisher. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from worker.api import health, problems, tasks
+from worker.core.settings import Settings
+from worker.durable.publishing import Publisher
+
+TITLE = "agentworker API"
+VERSION = "1"
+
+
+def create_api(settings: Settings, engine: sa.Engine, publisher: Publisher) -> FastAPI:
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description="Submit and follow agent tasks with a tenant API key "
+        "(Authorization: Bearer awk_…). Errors are RFC 9457 problem details.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.publisher = publisher
+    problems.install(app)
+    app.include_router(health.router())
+    app.include_router(tasks.router())
+    return app
