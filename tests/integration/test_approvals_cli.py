@@ -16,6 +16,7 @@ from models import ApprovalStatus
 from tests.support.rows import RowFactory
 from tests.support.stack import ROOT
 from worker.approvals import tool_call_digest
+from worker.core.database_roles import ensure_runtime_login
 
 
 def _list(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -26,7 +27,8 @@ def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from worker.cli import main; main()", "approvals", *args],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
+        # As an operator's shell would: logged in as the runtime role (row-level security).
+        env={**os.environ, "DATABASE_URL": ensure_runtime_login(database_url)},
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,6 +16,7 @@ from tests.support.publisher import RecordingPublisher
 from tests.support.stack import ROOT
 from tests.support.workflows import add_workflow
 from worker.client import AgentWorkerClient, TaskNotFound, TenantRequired
+from worker.core.database_roles import ensure_runtime_login
 from worker.core.settings import Settings
 from worker.workflows.cancellation import NothingToCancel
 
@@ -75,7 +76,8 @@ def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from worker.cli import main; main()", *args],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
+        # As an operator's shell would: logged in as the runtime role (row-level security).
+        env={**os.environ, "DATABASE_URL": ensure_runtime_login(database_url)},
         capture_output=True,
         text=True,
         timeout=60,

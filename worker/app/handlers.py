@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import ErrorSeverity, TaskStatus
+from models.tenant_scope import current_tenant
 from worker.agents.definitions import UnknownAgent
 from worker.agents.knowledge import ingest
 from worker.agents.runner import Outcome, execute_task
@@ -149,8 +150,10 @@ def handle_resolve_approval(
     recorded where the sender can read them (audit_logs, or ai_error_logs when there is no
     such approval), with the message they answer."""
     request = parse_payload(ResolveApprovalRequest, payload)
-    with runtime.engine.connect() as connection:
-        tenant_id = tenant_of_approval(connection, request.approval_id)
+    tenant_id = current_tenant()  # the task layer scoped the message to the approval's tenant
+    if tenant_id is None:  # called directly, or the approval does not exist
+        with runtime.engine.connect() as connection:
+            tenant_id = tenant_of_approval(connection, request.approval_id)
     try:
         principal = (
             authenticate(runtime, RESOLVE_APPROVAL, payload, message_id, tenant_id=tenant_id)
