@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -80,6 +81,8 @@ def test_the_demo_runs_a_job_end_to_end_on_embedded_services(tmp_path: object) -
     assert "search_knowledge: success" in result.stdout
     assert "600 attendees" in result.stdout
     assert "Approve the venue shortlist" in result.stdout  # the approver's queue was shown
+    assert re.search(r"http://127\.0\.0\.1:\d+/inbox/approvals/[0-9a-f-]{36}", result.stdout)
+    assert "(sign in as adam.approver@acme.example, password " in result.stdout
     assert "approved: Approve the venue shortlist (by adam.approver@acme.example)" in result.stdout
     assert "workflow completed" in result.stdout
     assert "APPROVAL_REQUESTED" in result.stdout and "APPROVAL_RESOLVED" in result.stdout

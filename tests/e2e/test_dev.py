@@ -31,6 +31,8 @@ def _start(tmp_path: Path, flower_port: int) -> tuple[subprocess.Popen[str], Pat
                 str(flower_port),
                 "--metrics-port",
                 "0",
+                "--api-port",
+                "0",
                 "--concurrency",
                 "4",
             ],
@@ -51,6 +53,13 @@ def _start(tmp_path: Path, flower_port: int) -> tuple[subprocess.Popen[str], Pat
 
 def _exports(output: Path) -> dict[str, str]:
     return dict(re.findall(r"export (\w+)='([^']*)'", output.read_text()))
+
+
+def _inbox(output: Path) -> tuple[str, str, str]:
+    """The inbox URL and the demo approver's sign-in, as ``agentworker dev`` printed them."""
+    found = re.search(r"inbox\s+(\S+)\s+\(sign in as (\S+), password (\S+)\)", output.read_text())
+    assert found, output.read_text()[-3000:]
+    return found.group(1), found.group(2), found.group(3)
 
 
 def _stop(process: subprocess.Popen[str]) -> int:
@@ -85,6 +94,9 @@ def test_dev_serves_flower_runs_jobs_stops_cleanly_and_keeps_its_data(tmp_path: 
             timeout=30,
             failure=lambda: "Flower did not answer",
         )
+        inbox_url, _, _ = _inbox(output)
+        api_url = inbox_url.removesuffix("/inbox")
+        assert urllib.request.urlopen(f"{api_url}/readyz", timeout=10).status == 200
         env = _exports(output)
         submitted = _agentworker(
             env, "submit", "--tenant", "acme", "--agent", "assistant", "--input", "hello", "--wait"

@@ -4,7 +4,9 @@ Starts what the environment lacks (PostgreSQL + pgvector, Redis, and the local s
 used on purpose: AGENTWORKER_LOCAL_LLM=1), migrates, seeds, ingests a brief into the knowledge
 base, starts a worker, submits a job through the public contract
 (``send_task("agents.run_task", kwargs=…)``), shows its events live, prints the result and the
-rows written, and shuts everything down.
+rows written, then runs the Conference Planning Crew to its approval, shows the approvers' inbox
+URL with a demo approver's sign-in, approves (through the CLI, or, with ``--inbox``, waits for
+you to decide in the browser) and shuts everything down.
 """
 
 from __future__ import annotations
@@ -29,8 +31,15 @@ from worker.cli.workflows import describe_execution, follow_execution
 from worker.client import AgentWorkerClient
 from worker.core.contract import IngestKnowledgeRequest
 from worker.core.settings import Settings
+from worker.dev.api_process import (
+    ApiProcess,
+    demo_approver_sign_in,
+    start_api_process,
+    wait_for_api,
+)
 from worker.dev.seed import DEMO_EVENT_BRIEF, DEMO_TENANT_SLUG, seed_demo
 from worker.dev.services import (
+    free_port,
     local_services,
     start_worker_process,
     stop_process,
@@ -54,7 +63,14 @@ def _step(text: str) -> None:
 
 @click.command()
 @click.option("--keep", is_flag=True, help="Keep the demo's data directory afterwards.")
-def demo(keep: bool) -> None:
+@click.option(
+    "--inbox",
+    "decide_in_inbox",
+    is_flag=True,
+    help="Wait for you to decide the crew's approval in the inbox instead of approving it "
+    "through the CLI.",
+)
+def demo(keep: bool, decide_in_inbox: bool) -> None:
     """Run one agent job end to end on embedded services, then shut everything down."""
     data_dir = Path(tempfile.mkdtemp(prefix="agentworker-demo-"))
     _step("starting services")
@@ -84,14 +100,18 @@ def demo(keep: bool) -> None:
         _step("starting a worker (threads pool)")
         log_path = data_dir / "worker.log"
         worker = start_worker_process(services.worker_env(), log_path, concurrency=8)
+        api_log = data_dir / "api.log"
+        api = start_api_process(services.worker_env(), api_log, free_port())
         app = create_app(services.broker_url)
         try:
             wait_for_worker(app, worker, log_path)
-            click.echo(f"    ready (log: {log_path})")
+            wait_for_api(api, api_log)
+            click.echo(f"    ready (logs: {log_path}, {api_log})")
             _run_job(app, engine, settings)
-            _run_workflow(app, engine, settings, services.worker_env())
+            _run_workflow(app, engine, settings, services.worker_env(), api, decide_in_inbox)
         finally:
             _step("shutting down")
+            stop_process(api.process)
             stop_process(worker)
             engine.dispose()
     if not keep:
@@ -122,7 +142,14 @@ def _run_job(app: object, engine: sa.Engine, settings: Settings) -> None:
         raise click.ClickException(f"the demo job failed: {task.error}")
 
 
-def _run_workflow(app: Any, engine: sa.Engine, settings: Settings, env: dict[str, str]) -> None:
+def _run_workflow(
+    app: Any,
+    engine: sa.Engine,
+    settings: Settings,
+    env: dict[str, str],
+    api: ApiProcess,
+    decide_in_inbox: bool,
+) -> None:
     with engine.connect() as connection:
         event_id = connection.execute(sa.text("SELECT id FROM events LIMIT 1")).scalar_one()
     payload = {
@@ -145,19 +172,30 @@ def _run_workflow(app: Any, engine: sa.Engine, settings: Settings, env: dict[str
     _step("it waits for a person (no worker slot is held); the approver's queue:")
     _cli(env, "approvals", "list", "--tenant", DEMO_TENANT_SLUG)
     approval_id = client.approvals(tenant=DEMO_TENANT_SLUG)[0].id
-    _step("approving it through the CLI")
-    _cli(
-        env,
-        "approvals",
-        "approve",
-        str(approval_id),
-        "--user",
-        "adam.approver@acme.example",
-        "--comment",
-        "Shortlist looks good",
-    )
+    email, password = demo_approver_sign_in(engine)
+    _step("the approvers' inbox shows it too:")
+    click.echo(f"    {api.url}/inbox/approvals/{approval_id}")
+    click.echo(f"    (sign in as {email}, password {password})")
+    if decide_in_inbox:
+        _step("waiting for your decision in the inbox (Ctrl-C stops the demo)")
+    else:
+        _step("approving it through the CLI")
+        _cli(
+            env,
+            "approvals",
+            "approve",
+            str(approval_id),
+            "--user",
+            email,
+            "--comment",
+            "Shortlist looks good",
+        )
     view, _ = follow_execution(
-        client, execution_id, until={"completed", "failed", "cancelled"}, after=last
+        client,
+        execution_id,
+        until={"completed", "failed", "cancelled"},
+        after=last,
+        timeout=24 * 3600 if decide_in_inbox else 120,
     )
     _step(f"workflow {view.status.value}")
     click.echo(describe_execution(view))

@@ -4,7 +4,8 @@ Embedded PostgreSQL + pgvector and Redis where ``DATABASE_URL`` / ``REDIS_URL`` 
 their data in ``.agentworker/`` (ignored by git), so a restart keeps it; migrations; the demo
 seed; the local LLM server when no provider is configured (or AGENTWORKER_LOCAL_LLM=1 asks for
 it), its workers told so with AGENTWORKER_LOCAL_LLM=1; a worker with beat; Flower with basic
-auth; the metrics endpoint.
+auth; the metrics endpoint; the HTTP API with the approvers' inbox, whose URL is printed with
+a demo approver's sign-in (a fresh password at every start).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ import click
 
 from models.db import create_sync_engine, sync_session_factory
 from worker.app import create_app
+from worker.dev.api_process import (
+    ApiProcess,
+    demo_approver_sign_in,
+    start_api_process,
+    wait_for_api,
+)
 from worker.dev.seed import seed_demo
 from worker.dev.services import (
     LocalServices,
@@ -49,7 +56,16 @@ from worker.ops.metrics import MetricsServer, serve_metrics
 @click.option(
     "--metrics-port", type=int, default=9464, show_default=True, help="0 picks a free port."
 )
-def dev(data_dir: Path, concurrency: int, flower_port: int, metrics_port: int) -> None:
+@click.option(
+    "--api-port",
+    type=int,
+    default=8000,
+    show_default=True,
+    help="The HTTP API and the inbox; 0 picks a free port.",
+)
+def dev(
+    data_dir: Path, concurrency: int, flower_port: int, metrics_port: int, api_port: int
+) -> None:
     """Run the whole stack locally until Ctrl-C; data is kept for the next start."""
     data_dir = data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -66,6 +82,7 @@ def dev(data_dir: Path, concurrency: int, flower_port: int, metrics_port: int) -
         engine = create_sync_engine(services.database_url)
         with sync_session_factory(engine)() as session:
             seed_demo(session)
+        sign_in = demo_approver_sign_in(engine)
         env = services.worker_env()
         worker = start_worker_process(
             env, data_dir / "logs" / "worker.log", concurrency=concurrency, beat=True
@@ -92,19 +109,27 @@ def dev(data_dir: Path, concurrency: int, flower_port: int, metrics_port: int) -
                 start_new_session=True,
             )
         metrics = serve_metrics(engine, "127.0.0.1", metrics_port)
+        api_log = data_dir / "logs" / "api.log"
+        api = start_api_process(env, api_log, api_port or free_port())
         try:
             wait_for_worker(
                 create_app(services.broker_url), worker, data_dir / "logs" / "worker.log"
             )
-            _print_urls(services, flower_port, flower_auth, metrics, data_dir)
+            wait_for_api(api, api_log)
+            _print_urls(services, flower_port, flower_auth, metrics, api, sign_in, data_dir)
             while not stop.wait(0.5):
                 if worker.poll() is not None:
                     raise click.ClickException(
                         f"the worker exited ({worker.returncode}); see {data_dir}/logs"
                     )
+                if api.process.poll() is not None:
+                    raise click.ClickException(
+                        f"the API exited ({api.process.returncode}); see {api_log}"
+                    )
         finally:
             click.echo("stopping ...")
-            stop_process(flower)  # child processes first: nothing else may leave them behind
+            stop_process(api.process)  # child processes first: nothing else may leave them behind
+            stop_process(flower)
             stop_process(worker)
             metrics.close()
             engine.dispose()
@@ -116,6 +141,8 @@ def _print_urls(
     flower_port: int,
     flower_auth: str,
     metrics: MetricsServer,
+    api: ApiProcess,
+    sign_in: tuple[str, str],
     data_dir: Path,
 ) -> None:
     user, _, password = flower_auth.partition(":")
@@ -124,6 +151,8 @@ def _print_urls(
         f"  Flower     http://127.0.0.1:{flower_port}  (user {user}, password {password})",
     ]
     lines.append(f"  metrics    {metrics.url}")
+    lines.append(f"  API        {api.url}  (OpenAPI at {api.url}/docs)")
+    lines.append(f"  inbox      {api.inbox_url}  (sign in as {sign_in[0]}, password {sign_in[1]})")
     lines += [
         f"  logs       {data_dir / 'logs'}",
         "  in another shell:",

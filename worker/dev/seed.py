@@ -29,9 +29,11 @@ from models.tenant_scope import scope_transaction
 DEMO_TENANT_SLUG = "acme"
 DEMO_MODEL = "gpt-4o-mini"
 
+#: The approver ``agentworker dev`` and the demo sign in to the inbox with.
+DEMO_APPROVER_EMAIL = "adam.approver@acme.example"
 DEMO_USERS = (
     ("olivia.owner@acme.example", "Olivia Owner", MembershipRole.OWNER),
-    ("adam.approver@acme.example", "Adam Approver", MembershipRole.APPROVER),
+    (DEMO_APPROVER_EMAIL, "Adam Approver", MembershipRole.APPROVER),
     ("mia.member@acme.example", "Mia Member", MembershipRole.MEMBER),
 )
 
