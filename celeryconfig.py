@@ -91,6 +91,7 @@ task_routes = {
     "workflows.*": {"queue": "workflows"},
     "approvals.*": {"queue": "workflows"},
     "maintenance.*": {"queue": "maintenance"},
+    "notifications.*": {"queue": "maintenance"},
 }
 
 beat_schedule = {
@@ -103,6 +104,11 @@ beat_schedule = {
         "task": "maintenance.expire_approvals",
         "schedule": _float("AGENTWORKER_APPROVAL_EXPIRY_INTERVAL_SECONDS", 30.0),
         "options": {"queue": "maintenance", "expires": 60},
+    },
+    "deliver-notifications": {
+        "task": "notifications.sweep",
+        "schedule": _float("AGENTWORKER_NOTIFICATION_SWEEP_INTERVAL_SECONDS", 5.0),
+        "options": {"queue": "maintenance", "expires": 30},
     },
 }
 

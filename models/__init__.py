@@ -109,6 +109,13 @@ from models.logs import (
     ErrorSeverity,
     MetricCategory,
 )
+from models.notifications import (
+    WEBHOOK_EVENT_TYPES,
+    EmailDelivery,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+)
 from models.orchestration import (
     AgentRun,
     AgentRunStatus,
@@ -156,6 +163,7 @@ from models.workflows import (
 __all__ = [
     "EMBEDDING_DIM",
     "NAMING_CONVENTION",
+    "WEBHOOK_EVENT_TYPES",
     "AIAgent",
     "AIAgentPerformance",
     "AICommunication",
@@ -212,6 +220,7 @@ __all__ = [
     "CounterpartyType",
     "DatabaseURLMissing",
     "DeliveryStatus",
+    "EmailDelivery",
     "ErrorSeverity",
     "Event",
     "EventLog",
@@ -266,6 +275,9 @@ __all__ = [
     "Venue",
     "VenueStatus",
     "VoteDecision",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
     "WorkflowStatus",
     "WorkflowType",
     "async_session_factory",

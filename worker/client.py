@@ -53,7 +53,7 @@ from worker.durable.tenant_lookup import tenant_of_approval
 from worker.security.principals import Principal
 from worker.security.signing import sign_kwargs as sign_kwargs  # for services that sign
 from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
-from worker.workflows.catalog import start_execution
+from worker.workflows.catalog import Started, start_execution
 
 _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__
@@ -208,18 +208,7 @@ class AgentWorkerClient:
         request = parse_payload(
             StartWorkflowRequest, {k: v for k, v in fields.items() if v is not None}
         )
-        with self.engine.begin() as connection:
-            started = start_execution(
-                connection,
-                tenant=request.tenant,
-                workflow=request.workflow,
-                input=request.input,
-                idempotency_key=request.idempotency_key,
-                max_input_bytes=self.settings.max_input_bytes,
-            )
-        if started.created:
-            self.publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(started.execution_id)})
-        return started.execution_id
+        return start_request(self.engine, self.publisher, self.settings, request).execution_id
 
     def get_execution(
         self, execution_id: uuid.UUID | str, *, tenant: str | None = None
@@ -352,10 +341,15 @@ class AgentWorkerClient:
         return TaskView(**{**row._mapping, "status": TaskStatus(row.status)})
 
     def events(
-        self, task_id: uuid.UUID | str, *, after: int = 0, tenant: str | None = None
+        self,
+        task_id: uuid.UUID | str,
+        *,
+        after: int = 0,
+        tenant: str | None = None,
+        limit: int | None = None,
     ) -> list[EventView]:
         """A task's events, or a workflow execution's (its own and its steps' tasks'): the
-        tenant's only."""
+        tenant's only; the first ``limit`` after ``after`` when given."""
         target = _uuid(task_id)
         with self.engine.connect() as connection:
             tenant_id = self._scoped(connection, tenant)
@@ -381,6 +375,7 @@ class AgentWorkerClient:
                     EventLog.tenant_id == tenant_id,
                 )
                 .order_by(EventLog.id)
+                .limit(limit)
             ).all()
         return [EventView(**row._mapping) for row in rows]
 
@@ -402,6 +397,25 @@ def submit_request(
             priority=request.priority,
         )
     return submitted
+
+
+def start_request(
+    engine: sa.Engine, publisher: Publisher, settings: Settings, request: StartWorkflowRequest
+) -> Started:
+    """Commit the execution (or find the one with the request's idempotency key), then
+    publish only its id, and only when it was created: for the client and the API."""
+    with engine.begin() as connection:
+        started = start_execution(
+            connection,
+            tenant=request.tenant,
+            workflow=request.workflow,
+            input=request.input,
+            idempotency_key=request.idempotency_key,
+            max_input_bytes=settings.max_input_bytes,
+        )
+    if started.created:
+        publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(started.execution_id)})
+    return started
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

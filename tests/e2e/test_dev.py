@@ -62,6 +62,23 @@ def _inbox(output: Path) -> tuple[str, str, str]:
     return found.group(1), found.group(2), found.group(3)
 
 
+def _sign_in_to_the_inbox(inbox_url: str, email: str, password: str) -> str:
+    """Sign in through the inbox's form (with its CSRF token) and return the inbox page."""
+    import httpx
+
+    with httpx.Client(timeout=10) as browser:
+        form = browser.get(f"{inbox_url}/sign-in").text
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
+        assert token, form
+        signed_in = browser.post(
+            f"{inbox_url}/sign-in",
+            data={"email": email, "password": password, "csrf_token": token.group(1)},
+            follow_redirects=True,
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        return signed_in.text
+
+
 def _stop(process: subprocess.Popen[str]) -> int:
     os.killpg(process.pid, signal.SIGINT)
     return process.wait(60)
@@ -94,9 +111,10 @@ def test_dev_serves_flower_runs_jobs_stops_cleanly_and_keeps_its_data(tmp_path: 
             timeout=30,
             failure=lambda: "Flower did not answer",
         )
-        inbox_url, _, _ = _inbox(output)
+        inbox_url, email, password = _inbox(output)
         api_url = inbox_url.removesuffix("/inbox")
         assert urllib.request.urlopen(f"{api_url}/readyz", timeout=10).status == 200
+        assert email in _sign_in_to_the_inbox(inbox_url, email, password)
         env = _exports(output)
         submitted = _agentworker(
             env, "submit", "--tenant", "acme", "--agent", "assistant", "--input", "hello", "--wait"

@@ -288,3 +288,32 @@ def test_agentworker_api_serves_the_app_with_uvicorn(
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_openapi_lists_the_stream_execution_and_approval_routes(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+
+    assert {
+        "/v1/tasks/{task_id}/events/stream": {"get"},
+        "/v1/executions": {"post"},
+        "/v1/executions/{execution_id}": {"get"},
+        "/v1/executions/{execution_id}/cancel": {"post"},
+        "/v1/executions/{execution_id}/events": {"get"},
+        "/v1/executions/{execution_id}/events/stream": {"get"},
+        "/v1/approvals": {"get"},
+        "/v1/approvals/{approval_id}": {"get"},
+        "/v1/approvals/{approval_id}/decision": {"post"},
+    }.items() <= {path: set(methods) for path, methods in paths.items()}.items()
+    for stream in (
+        "/v1/tasks/{task_id}/events/stream",
+        "/v1/executions/{execution_id}/events/stream",
+    ):
+        answer = paths[stream]["get"]["responses"]["200"]
+        assert "text/event-stream" in answer["content"]
+        parameters = {p["name"] for p in paths[stream]["get"]["parameters"]}
+        assert {"Last-Event-ID", "after"} <= parameters
+    start = paths["/v1/executions"]["post"]["requestBody"]["content"]["application/json"]
+    assert "workflow" in start["schema"]["properties"]
+    assert "tenant" not in start["schema"]["properties"]
+    decision = paths["/v1/approvals/{approval_id}/decision"]["post"]
+    assert {"409", "403", "404", "422"} <= set(decision["responses"])

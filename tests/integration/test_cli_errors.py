@@ -108,6 +108,13 @@ DATABASE_COMMANDS: dict[str, Invocation] = {
     "users token": Invocation(("users", "token", "issue", "a@acme.test", "--tenant", "acme")),
     "tenants set-broker-auth": Invocation(("tenants", "set-broker-auth", "acme", "signed")),
     "metrics": Invocation(("metrics", "--once")),
+    "webhooks add": Invocation(
+        ("webhooks", "add", "--tenant", "acme", "--url", "https://x.test/h", "--event", "*")
+    ),
+    "webhooks list": Invocation(("webhooks", "list", "--tenant", "acme")),
+    "webhooks remove": Invocation(("webhooks", "remove", "--tenant", "acme", SOME_ID)),
+    "webhooks deliveries": Invocation(("webhooks", "deliveries", "--tenant", "acme")),
+    "webhooks resend": Invocation(("webhooks", "resend", "--tenant", "acme", SOME_ID)),
 }
 
 #: Commands that never touch the database: they succeed whatever DATABASE_URL says.

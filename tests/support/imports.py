@@ -21,17 +21,21 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("security", ("worker.security",)),
     ("durable", ("worker.durable",)),
     ("llm", ("worker.llm",)),
+    ("notifications", ("worker.notifications",)),
     ("approvals", ("worker.approvals",)),
     ("agents", ("worker.agents",)),
     ("workflows", ("worker.workflows",)),
     ("ops", ("worker.ops",)),
-    ("entry points", ("worker.app", "worker.api", "worker.cli", "worker.client", "tasks")),
+    (
+        "entry points",
+        ("worker.app", "worker.api", "worker.inbox", "worker.cli", "worker.client", "tasks"),
+    ),
 )
 #: Development tools: apart from the layers. They may use the core; of the runtime, only these
 #: modules may import them.
 DEV = "worker.dev"
 DEV_MAY_IMPORT = ("worker.core", DEV)
-MAY_IMPORT_DEV = ("worker.cli.dev", "worker.cli.demo")
+MAY_IMPORT_DEV = ("worker.cli.dev", "worker.cli.demo", "worker.cli.demo_approver")
 #: Package roots that hold nothing but a docstring.
 ROOTS = ("worker", "tasks")
 

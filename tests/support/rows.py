@@ -75,6 +75,8 @@ def sample_value(column: sa.Column[Any]) -> Any:
     if isinstance(kind, JSONB):
         return {}
     if isinstance(kind, sa.ARRAY):  # api_keys.scopes: a known scope (ck_api_keys_known_scopes)
+        if column.name == "event_types":  # webhook_endpoints: at least one event
+            return ["*"]
         return ["read"] if column.name == "scopes" else []
     if isinstance(kind, sa.Uuid):
         return uuid.uuid4()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from worker.api import health, problems, tasks
+from worker.api import approvals, executions, health, problems, tasks
 from worker.core.settings import Settings
 from worker.durable.publishing import Publisher
+from worker.inbox import run_pages
+from worker.inbox.app import install as install_inbox
 
 TITLE = "agentworker API"
 VERSION = "1"
@@ -27,4 +29,8 @@ def create_api(settings: Settings, engine: sa.Engine, publisher: Publisher) -> F
     problems.install(app)
     app.include_router(health.router())
     app.include_router(tasks.router())
+    app.include_router(executions.router())
+    app.include_router(approvals.router())
+    install_inbox(app)
+    app.include_router(run_pages.router())
     return app

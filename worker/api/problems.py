@@ -67,6 +67,10 @@ def not_found(detail: str) -> Problem:
     return Problem(404, "not_found", "Not found", detail)
 
 
+def conflict(code: str, title: str, detail: str) -> Problem:
+    return Problem(409, code, title, detail)
+
+
 def invalid(detail: str) -> Problem:
     return Problem(422, "invalid_request", "Invalid request", detail)
 
@@ -115,6 +119,7 @@ def install(app: FastAPI) -> None:
 __all__ = [
     "MEDIA_TYPE",
     "Problem",
+    "conflict",
     "forbidden",
     "install",
     "invalid",

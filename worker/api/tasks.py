@@ -4,6 +4,7 @@ scope, so another tenant's task is "not found", exactly as a missing one is."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from typing import Annotated, Any
@@ -11,13 +12,14 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from models.tenant_scope import tenant_scope
+from worker.api import streams
 from worker.api.auth import require
 from worker.api.problems import invalid, not_found
-from worker.client import AgentWorkerClient, TaskNotFound, submit_request
+from worker.client import AgentWorkerClient, TaskNotFound, TaskView, submit_request
 from worker.core.contract import RunTaskRequest, describe_validation_error
 from worker.core.errors import AgentWorkerError
 from worker.security.principals import Principal, Scope
@@ -168,5 +170,37 @@ def router() -> APIRouter:
             except AgentWorkerError as error:
                 raise _refused(error) from None
         return jsonable_encoder({"events": [dataclasses.asdict(event) for event in events]})
+
+    @routes.get(
+        "/{task_id}/events/stream",
+        summary="Follow a task's events (Server-Sent Events)",
+        response_class=StreamingResponse,
+        responses=streams.RESPONSES,
+    )
+    async def task_event_stream(
+        request: Request,
+        task_id: str,
+        after: Annotated[
+            int | None, Query(ge=0, description="Start after this event id (Last-Event-ID wins).")
+        ] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        principal: Principal = reader,
+    ) -> StreamingResponse:
+        """The task's events after ``Last-Event-ID`` (or ``after``) as they are written; an
+        ``end`` event and the stream closes once the task is final."""
+        position = streams.resume_position(last_event_id, after)
+        client = _client(request, principal)
+
+        def find() -> TaskView:
+            with tenant_scope(principal.tenant_id, user_id=principal.user_id):
+                return client.get_task(task_id)
+
+        try:
+            view = await asyncio.to_thread(find)
+        except AgentWorkerError as error:
+            raise _refused(error) from None
+        assert principal.tenant_id is not None
+        fetch = streams.task_feed(client, principal.tenant_id, view.id)
+        return streams.event_stream(request, ("task", view.id), fetch, position)
 
     return routes

@@ -15,6 +15,7 @@ TASK_MODULES = [
     "tasks.workflows",
     "tasks.approvals",
     "tasks.maintenance",
+    "tasks.notifications",
 ]
 
 

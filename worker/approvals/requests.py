@@ -1,6 +1,7 @@
 """Asking for an approval (DESIGN §4-5): the approval row, once per workflow step or per tool
-call, an APPROVAL_REQUESTED event, and an in-app ai_communications message for every eligible
-approver of the tenant, all in the caller's transaction.
+call, an APPROVAL_REQUESTED event, and an in-app ai_communications message and a PENDING email
+(``worker.notifications``, sent by the worker) for every eligible approver of the tenant, all in
+the caller's transaction; the approval.requested webhook is written by the database with the row.
 
 While the approval is pending nothing runs for it: the caller parks what it gates, and a
 decision (``worker.approvals.decisions``) or the expiry sweep wakes it.
@@ -29,6 +30,7 @@ from models import (
 from worker.approvals.roles import roles_at_or_above
 from worker.durable import records
 from worker.durable.rows import insert_once
+from worker.notifications.approval_emails import queue_approval_emails
 
 _approvals = Approval.__table__
 
@@ -140,6 +142,7 @@ def _notify_approvers(
     required_role: MembershipRole,
     agent_id: uuid.UUID | None,
 ) -> None:
+    approvers = eligible_approvers(connection, tenant_id, required_role)
     rows = [
         {
             "tenant_id": tenant_id,
@@ -154,7 +157,15 @@ def _notify_approvers(
             "sent_at": records.now(),
             "generated_by_agent_id": agent_id,
         }
-        for user in eligible_approvers(connection, tenant_id, required_role)
+        for user in approvers
     ]
     if rows:
         connection.execute(sa.insert(AICommunication.__table__), rows)
+    queue_approval_emails(
+        connection,
+        tenant_id=tenant_id,
+        approval_id=approval_id,
+        title=title,
+        approvers=approvers,
+        agent_id=agent_id,
+    )

@@ -39,6 +39,7 @@ COMMANDS = {
     "schemas": "worker.cli.schemas:schemas",
     "users": "worker.cli.users:users",
     "tenants": "worker.cli.tenants:tenants",
+    "webhooks": "worker.cli.webhooks:webhooks",
 }
 
 

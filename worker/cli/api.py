@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -23,6 +25,13 @@ def api(host: str, port: int) -> None:
     try:
         with engine.connect():  # fail at once, in one line, when the database is unreachable
             pass
-        uvicorn.run(create_api(settings, engine, publisher), host=host, port=port)
+        # An open event stream of a running task never ends by itself: on SIGTERM, give streams
+        # a few seconds, then close them (clients resume from Last-Event-ID elsewhere).
+        uvicorn.run(
+            create_api(settings, engine, publisher),
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     finally:
         engine.dispose()

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from models.db import create_sync_engine, sync_session_factory
 from worker.agents.knowledge import ingest
 from worker.app import create_app
+from worker.cli.demo_approver import demo_approver_sign_in
 from worker.cli.output import table
 from worker.cli.tasks import describe, follow
 from worker.cli.workflows import describe_execution, follow_execution
@@ -33,7 +34,6 @@ from worker.core.contract import IngestKnowledgeRequest
 from worker.core.settings import Settings
 from worker.dev.api_process import (
     ApiProcess,
-    demo_approver_sign_in,
     start_api_process,
     wait_for_api,
 )

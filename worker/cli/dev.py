@@ -23,9 +23,9 @@ import click
 
 from models.db import create_sync_engine, sync_session_factory
 from worker.app import create_app
+from worker.cli.demo_approver import demo_approver_sign_in
 from worker.dev.api_process import (
     ApiProcess,
-    demo_approver_sign_in,
     start_api_process,
     wait_for_api,
 )

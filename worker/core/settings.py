@@ -70,6 +70,24 @@ class Settings(BaseModel):
     sso_user_header: str | None = None
     sso_secret_header: str = "X-AgentWorker-Proxy-Secret"
     sso_shared_secret: str | None = None
+    #: Signs the inbox's session cookies (unset: a random secret per process, so sessions end
+    #: when the API restarts). The base of the links in emails and the inbox's own URLs; an
+    #: https:// URL marks the session cookie Secure.
+    session_secret: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    #: Email (issue 13): smtp://user:pass@host:port (STARTTLS with ?starttls=1) or smtps://;
+    #: unset, email rows stay PENDING and nothing is sent. ``email_from`` is the sender.
+    smtp_url: str | None = None
+    email_from: str = "agentworker@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Sends of one email tried for transient SMTP errors before it is FAILED.
+    email_max_attempts: int = Field(default=5, ge=1)
+    #: Webhooks: one POST waits this long; a delivery is tried this many times, backing off
+    #: exponentially (with jitter) from the initial to the maximum delay.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_initial_seconds: float = Field(default=5.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, ge=0)
     #: A running task's lease, renewed every third of it while its run executes: a worker
     #: that dies lets go of its tasks this long after its last renewal.
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -85,6 +103,10 @@ class Settings(BaseModel):
     tool_timeout_seconds: float = Field(default=300.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+    #: The HTTP API's event streams (SSE): one poller per followed task or execution reads
+    #: its new events this often; an idle stream sends a keep-alive comment this often.
+    api_stream_poll_seconds: float = Field(default=0.5, gt=0)
+    api_stream_keepalive_seconds: float = Field(default=15.0, gt=0)
 
     chunk_size: int = Field(default=800, gt=0)
     chunk_overlap: int = Field(default=100, ge=0)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 import time
@@ -11,12 +10,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import sqlalchemy as sa
-
-from worker.dev.seed import DEMO_APPROVER_EMAIL
-from worker.security.passwords import MIN_PASSWORD_LENGTH
-from worker.security.users import set_password
 
 
 @dataclass(frozen=True)
@@ -69,12 +62,3 @@ def wait_for_api(api: ApiProcess, log_path: Path, timeout: float = 60.0) -> None
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the API did not answer {api.url}/readyz within {timeout}s; see {log_path}")
-
-
-def demo_approver_sign_in(engine: sa.Engine) -> tuple[str, str]:
-    """A fresh random password for the demo approver, set now and shown once: nothing fixed is
-    written down anywhere, and each start of ``agentworker dev`` or the demo prints its own."""
-    password = secrets.token_urlsafe(max(MIN_PASSWORD_LENGTH, 12))
-    with engine.begin() as connection:
-        set_password(connection, DEMO_APPROVER_EMAIL, password)
-    return DEMO_APPROVER_EMAIL, password

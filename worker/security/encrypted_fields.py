@@ -42,6 +42,7 @@ ENCRYPTED_FIELDS: list[EncryptedField] = [
     EncryptedField("ai_models", "api_key_encrypted"),  # provider API keys
     EncryptedField("tenants", "provider_configs", ("secrets",)),  # tenant secrets
     EncryptedField("api_keys", "signing_secret_encrypted"),  # API-key signing secrets
+    EncryptedField("webhook_endpoints", "secret_encrypted"),  # webhook signing secrets
 ]
 
 

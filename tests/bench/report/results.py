@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.bench.scenarios.result import RunResult
 from tests.bench.workflows.results import WorkflowResults
+
+if TYPE_CHECKING:
+    from tests.bench.api.scenario import ApiResults
 
 TARGET_CPU_BOUND = 0.25  # (b) / (a): agent tasks/s over bare no-op tasks/s, LLM at 0 ms
 TARGET_IO_BOUND = 0.9  # (c): agent tasks/s over bare sleeping tasks/s, LLM at 500 ms
@@ -21,6 +24,7 @@ class Results:
     io_bare: RunResult
     io_agent: RunResult
     workflows: WorkflowResults
+    api: ApiResults | None = None  # the HTTP API's figures (tests/bench/api/)
 
     def ratios(self) -> dict[str, dict[str, Any]]:
         """The targets, and (b0)'s ratios (no target: they say where (b)'s ceiling is)."""
@@ -60,4 +64,5 @@ class Results:
             },
             "ratios": ratios,
             "workflows": self.workflows.as_json(self.agent),
+            "api": self.api.as_json() if self.api is not None else None,
         }

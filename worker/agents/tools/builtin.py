@@ -257,7 +257,11 @@ def send_email(
     subject: Annotated[str, Field(min_length=1, max_length=300)],
     body: Annotated[str, Field(min_length=1)],
 ) -> dict[str, Any]:
-    """Send an email on the tenant's behalf (a person approves each one first)."""
+    """Send an email on the tenant's behalf (a person approves each one first).
+
+    The message is queued as a PENDING ai_communications row, in the call's transaction; the
+    worker sends it through AGENTWORKER_SMTP_URL (``worker.notifications.emails``), with a
+    Message-ID derived from the row's id, and marks it SENT, or FAILED with the reason."""
     with context.session_factory() as session:
         message = AICommunication(
             tenant_id=context.tenant_id,
@@ -275,7 +279,11 @@ def send_email(
         )
         session.add(message)
         session.commit()
-        return {"message_id": str(message.id), "status": "queued for delivery", "to": to}
+        return {
+            "message_id": str(message.id),
+            "status": "queued: the worker sends it through SMTP",
+            "to": to,
+        }
 
 
 _TOOLS: list[tuple[Any, dict[str, Any]]] = [
@@ -287,6 +295,6 @@ _TOOLS: list[tuple[Any, dict[str, Any]]] = [
     (propose_speaker, {"transactional": True}),
     (propose_sponsor, {"transactional": True}),
     (record_budget, {"transactional": True}),
-    # Queues the message in ai_communications; delivery is a separate step keyed by its row.
+    # Queues the message in ai_communications; the worker's delivery sweep sends it by SMTP.
     (send_email, {"transactional": True, "needs_approval": True, "action_type": "email_send"}),
 ]

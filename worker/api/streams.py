@@ -1,0 +1,144 @@
+"""Server-Sent Events for ``…/events/stream``: a task's or a workflow execution's events as
+they are written, through the process's ``EventHub`` (one poller per target, however many
+follow it).
+
+Each event is sent as ``id: <event id>``, ``event: <event type>``, ``data: <the event as JSON>``.
+A client that reconnects with ``Last-Event-ID`` (or ``?after=``) gets exactly the events after
+that id. Once the target is final and every event up to it has been sent, an ``end`` event
+(``data: {"status": …}``, no id) is sent and the stream closes. An idle stream sends the
+comment ``: keep-alive`` every ``api_stream_keepalive_seconds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import AsyncIterator, Hashable
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
+
+from models.tenant_scope import tenant_scope
+from worker.api.event_hub import Batch, Event, EventHub, Fetch
+from worker.api.problems import invalid
+from worker.client import AgentWorkerClient, EventView, TaskNotFound
+
+MEDIA_TYPE = "text/event-stream"
+KEEP_ALIVE = ": keep-alive\n\n"
+
+#: The OpenAPI description of a stream route's answer.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: `id` (the event id), `event` (its type), `data` "
+        "(the event as JSON); then `event: end` with the final status, and the stream closes. "
+        "Resume with the Last-Event-ID header.",
+        "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+    }
+}
+
+
+def hub_of(request: Request) -> EventHub:
+    """The API process's hub, made on first use (one per application)."""
+    state = request.app.state
+    hub = getattr(state, "event_hub", None)
+    if hub is None:
+        hub = EventHub(state.settings.api_stream_poll_seconds)
+        state.event_hub = hub
+    return hub
+
+
+def resume_position(last_event_id: str | None, after: int | None) -> int:
+    """Where a stream starts: after the Last-Event-ID header's id, else ``after``, else 0."""
+    if last_event_id is not None and last_event_id.strip():
+        try:
+            position = int(last_event_id.strip())
+        except ValueError:
+            position = -1
+        if position < 0:
+            raise invalid(
+                f"Last-Event-ID must be an event id (a whole number >= 0), not "
+                f"{last_event_id!r}: send the id of the last event you received"
+            )
+        return position
+    return after or 0
+
+
+def as_event(view: EventView) -> Event:
+    return Event(view.id, str(view.event_type), frame(view))
+
+
+def frame(view: EventView) -> str:
+    """``id``, ``event`` and ``data`` (the event as JSON, on one line)."""
+    data = json.dumps(
+        jsonable_encoder(dataclasses.asdict(view)), separators=(",", ":"), ensure_ascii=False
+    )
+    return f"id: {view.id}\nevent: {view.event_type}\ndata: {data}\n\n"
+
+
+def end_frame(status: str) -> str:
+    return f"event: end\ndata: {json.dumps({'status': status})}\n\n"
+
+
+#: The ``end`` status of a target deleted while it was followed.
+GONE = "deleted"
+#: The most events one read takes; a longer backlog is read in several (never "final" until
+#: the last).
+READ_LIMIT = 500
+
+
+def task_feed(client: AgentWorkerClient, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Fetch:
+    def fetch(after: int) -> Batch:
+        with tenant_scope(tenant_id):
+            try:
+                view = client.get_task(task_id)  # the state first: see worker.api.event_hub
+            except TaskNotFound:
+                return Batch([], True, GONE)
+            events = client.events(task_id, after=after, limit=READ_LIMIT)
+        more = len(events) == READ_LIMIT
+        return Batch([as_event(e) for e in events], view.done and not more, view.status.value, more)
+
+    return fetch
+
+
+def execution_feed(
+    client: AgentWorkerClient, tenant_id: uuid.UUID, execution_id: uuid.UUID
+) -> Fetch:
+    def fetch(after: int) -> Batch:
+        with tenant_scope(tenant_id):
+            try:
+                view = client.get_execution(execution_id)
+            except TaskNotFound:
+                return Batch([], True, GONE)
+            events = client.events(execution_id, after=after, limit=READ_LIMIT)
+        more = len(events) == READ_LIMIT
+        return Batch([as_event(e) for e in events], view.done and not more, view.status.value, more)
+
+    return fetch
+
+
+def event_stream(request: Request, key: Hashable, fetch: Fetch, after: int) -> StreamingResponse:
+    hub = hub_of(request)
+    keepalive = request.app.state.settings.api_stream_keepalive_seconds
+
+    async def frames() -> AsyncIterator[str]:
+        async with hub.follow(key, fetch, after) as follower:
+            while True:
+                got = await follower.next(keepalive)
+                if got is None:
+                    yield KEEP_ALIVE
+                    continue
+                events, final = got
+                if events:
+                    yield "".join(event.frame for event in events)
+                if final:
+                    yield end_frame(follower.status)
+                    return
+
+    return StreamingResponse(
+        frames(),
+        media_type=MEDIA_TYPE,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
