@@ -65,9 +65,11 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in this
+# thread while it is open, and every later test's asyncio.run() would fail on it.
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    """One headless Chromium for the session; each test opens its own contexts."""
+    """One headless Chromium for a test module; each test opens its own contexts."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
