@@ -198,8 +198,8 @@ class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
 
 
 class EventLog(TenantOwned, Base):
-    """An append-only record of what happened. The identity ``id`` gives a total order, so
-    ``events --follow`` reads ``WHERE task_id = :t AND id > :last``."""
+    """An append-only record of what happened. ``id`` is unique but not in commit order;
+    readers go in commit-safe ``(writer_xid, id)`` order (``worker.durable.event_order``)."""
 
     __tablename__ = "event_logs"
     __table_args__ = (
@@ -221,6 +221,11 @@ class EventLog(TenantOwned, Base):
     agent_role: Mapped[str | None] = mapped_column(String(100), index=True)
     content: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
+    #: The writing transaction's id: readers go in ``(writer_xid, id)`` order, and only as far
+    #: as every older transaction has ended (``worker.durable.event_order``). NULL before 0011.
+    writer_xid: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text::bigint)")
+    )
     created_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), index=True, sort_order=100
     )

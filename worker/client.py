@@ -48,6 +48,8 @@ from worker.core.contract import (
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings, get_settings
 from worker.core.tenants import resolve_tenant
+from worker.durable import event_order
+from worker.durable.event_order import Cursor
 from worker.durable.publishing import CeleryPublisher, Publisher, publishing_app
 from worker.durable.tenant_lookup import tenant_of_approval
 from worker.security.principals import Principal
@@ -120,6 +122,27 @@ class EventView:
     agent_role: str | None
     content: str | None
     data: dict[str, Any] | None
+
+
+class UnknownEvent(AgentWorkerError):
+    """A read "after event N" where N is not an event of that task or execution."""
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One read of a run's events in commit-safe order, with each one's cursor."""
+
+    events: tuple[EventView, ...]
+    cursors: tuple[Cursor, ...]
+    #: Some committed events of the run come after these but wait for an older transaction
+    #: (of any run) to end: read again; the run is not fully read yet even when final.
+    held: bool = False
+    #: The read stopped at its limit with more settled events after it: read again at once.
+    more: bool = False
+
+    @property
+    def last(self) -> Cursor | None:
+        return self.cursors[-1] if self.cursors else None
 
 
 class AgentWorkerClient:
@@ -349,13 +372,39 @@ class AgentWorkerClient:
         limit: int | None = None,
     ) -> list[EventView]:
         """A task's events, or a workflow execution's (its own and its steps' tasks'): the
-        tenant's only; the first ``limit`` after ``after`` when given."""
+        tenant's only, in commit-safe order (``worker.durable.event_order``: ids are unique
+        but not always increasing); the first ``limit`` after event ``after`` (an id one of
+        these reads returned; 0: from the start) when given. Raises ``UnknownEvent`` for an
+        ``after`` that is not such an event."""
+        return list(self.event_page(task_id, after=after, tenant=tenant, limit=limit).events)
+
+    def event_cursor(
+        self, task_id: uuid.UUID | str, event_id: int, *, tenant: str | None = None
+    ) -> Cursor:
+        """Where a read "after event ``event_id``" of this task or execution goes on from
+        (``event_order.START`` for 0); ``UnknownEvent`` when it is not one of its events."""
         target = _uuid(task_id)
         with self.engine.connect() as connection:
             tenant_id = self._scoped(connection, tenant)
-            steps = sa.select(_tasks.c.id).where(
-                _tasks.c.workflow_execution_id == target, _tasks.c.tenant_id == tenant_id
-            )
+            return _cursor(connection, target, event_id, _events_of(target, tenant_id))
+
+    def event_page(
+        self,
+        task_id: uuid.UUID | str,
+        *,
+        after: int | Cursor = 0,
+        tenant: str | None = None,
+        limit: int | None = None,
+    ) -> EventPage:
+        """``events`` with each event's cursor and whether committed events are held back
+        (``EventPage``); ``after`` is an event id or a cursor this method returned."""
+        target = _uuid(task_id)
+        with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
+            mine = _events_of(target, tenant_id)
+            start = after if isinstance(after, Cursor) else _cursor(connection, target, after, mine)
+            # Settled rows sort before unsettled ones, so the settled ones of a read in
+            # commit-safe order are its first rows; one more row says whether any is held.
             rows = connection.execute(
                 sa.select(
                     EventLog.id,
@@ -364,20 +413,53 @@ class AgentWorkerClient:
                     EventLog.agent_role,
                     EventLog.content,
                     EventLog.data,
+                    event_order.WRITER.label("writer"),
+                    event_order.settled().label("settled"),
                 )
-                .where(
-                    sa.or_(
-                        EventLog.task_id == target,
-                        EventLog.workflow_execution_id == target,
-                        EventLog.task_id.in_(steps),
-                    ),
-                    EventLog.id > after,
-                    EventLog.tenant_id == tenant_id,
-                )
-                .order_by(EventLog.id)
-                .limit(limit)
+                .where(mine, event_order.after(start))
+                .order_by(*event_order.ORDER)
+                .limit(None if limit is None else limit + 1)
             ).all()
-        return [EventView(**row._mapping) for row in rows]
+        taken = [row for row in rows if row.settled][:limit]
+        return EventPage(
+            tuple(EventView(**_view_fields(row)) for row in taken),
+            tuple(event_order.Cursor(int(row.writer), row.id) for row in taken),
+            held=any(not row.settled for row in rows),
+            more=limit is not None and len(rows) > limit and bool(rows[limit].settled),
+        )
+
+
+def _events_of(target: uuid.UUID, tenant_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """The events of task ``target``, or of execution ``target`` and its steps' tasks."""
+    steps = sa.select(_tasks.c.id).where(
+        _tasks.c.workflow_execution_id == target, _tasks.c.tenant_id == tenant_id
+    )
+    return sa.and_(
+        sa.or_(
+            EventLog.task_id == target,
+            EventLog.workflow_execution_id == target,
+            EventLog.task_id.in_(steps),
+        ),
+        EventLog.tenant_id == tenant_id,
+    )
+
+
+def _cursor(
+    connection: sa.Connection, target: uuid.UUID, event_id: int, mine: sa.ColumnElement[bool]
+) -> Cursor:
+    found = event_order.cursor_of(connection, event_id, mine)
+    if found is None:
+        raise UnknownEvent(
+            f"no event {event_id} of {target}: resume with an id this stream sent (or 0 for "
+            "the start)"
+        )
+    return found
+
+
+def _view_fields(row: Any) -> dict[str, Any]:
+    fields = dict(row._mapping)
+    del fields["writer"], fields["settled"]
+    return fields
 
 
 def submit_request(

@@ -5,16 +5,18 @@ target. The feed's poller reads the target's state and its new events every
 ``poll_seconds`` in a worker thread, borrowing a pooled connection for the read only, so 100
 followers of one task cost one short read per interval, not 100 connections.
 
-The state is read before the events, so when a read finds the target final, every event
-committed before it became final is in the same read: a follower that has been sent them all
-and sees ``final`` is done. A feed keeps the events from its slowest follower's position on;
-a follower that joins with an earlier position makes the next read start there.
+Positions are commit-safe cursors (``worker.durable.event_order.Cursor``: the last event's
+writer and id), not ids: a read returns only events that no later commit can precede, in
+``(writer, id)`` order, so a feed that goes on from its last cursor never skips an event, even
+when an execution's parallel branches commit out of id order. Event ids are unique but not
+always increasing within a stream.
 
-Known limit: reads go in id order, and ids are taken from one sequence at insert, so two
-transactions that write events of one target at once (an execution's parallel branches) can
-commit out of id order. An event that commits after a read has already passed its id is not
-streamed (``…/events`` still lists it). A task's own events come from the one worker that holds
-its lease.
+The state is read before the events, so when a read finds the target final, every event
+committed before it became final is in the same read, or is held back (an older transaction
+is still open) and the read says so (``Fetch`` then does not report ``final``): a follower that
+has been sent every event and sees ``final`` is done. A feed keeps the events from its slowest
+follower's position on; a follower that joins with an earlier position makes the next read
+start there.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
+
+from worker.durable.event_order import Cursor
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +39,16 @@ MAX_RETRY_SECONDS = 5.0
 class Event:
     id: int
     type: str
+    #: Its place in commit-safe order.
+    cursor: Cursor
     #: The event as its followers receive it (an SSE frame), encoded once for all of them.
     frame: str
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One read: the target's events after a position (in id order), and its state read just
-    before them."""
+    """One read: the target's events after a position (in commit-safe order), and its state
+    read just before them; ``final`` only when no event of it is held back."""
 
     events: list[Event]
     final: bool
@@ -51,12 +57,12 @@ class Batch:
     more: bool = False
 
 
-#: Reads a target's events after an id; runs in a worker thread.
-Fetch = Callable[[int], Batch]
+#: Reads a target's events after a cursor; runs in a worker thread.
+Fetch = Callable[[Cursor], Batch]
 
 
 class Follower:
-    def __init__(self, feed: Feed, position: int) -> None:
+    def __init__(self, feed: Feed, position: Cursor) -> None:
         self._feed = feed
         self.position = position
 
@@ -67,10 +73,10 @@ class Follower:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             if feed.floor <= self.position:
-                events = [event for event in feed.events if event.id > self.position]
+                events = [event for event in feed.events if event.cursor > self.position]
                 if events or feed.final:
                     if events:
-                        self.position = events[-1].id
+                        self.position = events[-1].cursor
                     feed.trim()
                     return events, feed.final
             changed = feed.changed
@@ -86,11 +92,11 @@ class Follower:
 
 
 class Feed:
-    def __init__(self, hub: EventHub, key: Hashable, fetch: Fetch, floor: int) -> None:
+    def __init__(self, hub: EventHub, key: Hashable, fetch: Fetch, floor: Cursor) -> None:
         self._hub = hub
         self._key = key
         self._fetch = fetch
-        #: Every event with an id above ``floor`` up to the last read is in ``events``.
+        #: Every event after cursor ``floor`` up to the last read is in ``events``.
         self.floor = floor
         self.wanted_floor = floor
         self.events: list[Event] = []
@@ -104,7 +110,7 @@ class Feed:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._poll(), name=f"feed {self._key}")
 
-    def want(self, position: int) -> None:
+    def want(self, position: Cursor) -> None:
         if position < self.floor:
             self.wanted_floor = min(self.wanted_floor, position)
         self._poke.set()
@@ -119,7 +125,7 @@ class Feed:
             return
         slowest = min(follower.position for follower in self.followers)
         if slowest > self.floor and self.wanted_floor >= self.floor:
-            self.events = [event for event in self.events if event.id > slowest]
+            self.events = [event for event in self.events if event.cursor > slowest]
             self.floor = self.wanted_floor = slowest
 
     def _notify(self) -> None:
@@ -159,8 +165,8 @@ class Feed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), self._hub.poll_seconds)
 
-    def _cursor(self) -> int:
-        return self.events[-1].id if self.events else self.floor
+    def _cursor(self) -> Cursor:
+        return self.events[-1].cursor if self.events else self.floor
 
 
 class EventHub:
@@ -183,8 +189,8 @@ class EventHub:
             del self._feeds[key]
 
     @contextlib.asynccontextmanager
-    async def follow(self, key: Hashable, fetch: Fetch, after: int) -> AsyncIterator[Follower]:
-        """Follow ``key``'s events after id ``after``; the feed is made (and its poller
+    async def follow(self, key: Hashable, fetch: Fetch, after: Cursor) -> AsyncIterator[Follower]:
+        """Follow ``key``'s events after cursor ``after``; the feed is made (and its poller
         started) by its first follower and stopped when its last one leaves."""
         feed = self._feeds.get(key)
         if feed is None:

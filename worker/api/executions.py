@@ -22,6 +22,7 @@ from worker.api.problems import invalid, not_found
 from worker.client import AgentWorkerClient, ExecutionView, TaskNotFound, start_request
 from worker.core.contract import StartWorkflowRequest, describe_validation_error
 from worker.core.errors import AgentWorkerError
+from worker.durable.event_order import Cursor
 from worker.security.principals import Principal, Scope
 from worker.workflows.cancellation import NothingToCancel
 from worker.workflows.catalog import ExecutionNotFound
@@ -161,18 +162,29 @@ def router() -> APIRouter:
     def execution_events(
         request: Request,
         execution_id: str,
-        after: Annotated[int, Query(ge=0, description="Return events with a larger id.")] = 0,
+        after: Annotated[
+            int,
+            Query(
+                ge=0,
+                description="Return the events after this one (an id a read returned; 0: "
+                "from the start), in commit-safe order.",
+            ),
+        ] = 0,
         principal: Principal = reader,
     ) -> dict[str, Any]:
-        """The execution's own events and its steps' tasks' events, in id order."""
+        """The execution's own events and its steps' tasks' events, in commit-safe order (ids
+        are unique, not always increasing: go on with the last one you received)."""
         client = _client(request, principal)
         with tenant_scope(principal.tenant_id, user_id=principal.user_id):
             try:
                 client.get_execution(execution_id)
-                events = client.events(execution_id, after=after)
+                page = client.event_page(execution_id, after=after)
             except AgentWorkerError as error:
                 raise _refused(error) from None
-        return jsonable_encoder({"events": [dataclasses.asdict(event) for event in events]})
+        # "held": committed events wait for an older transaction to end: read again, even
+        # when the run is final.
+        events = [dataclasses.asdict(event) for event in page.events]
+        return jsonable_encoder({"events": events, "held": page.held})
 
     @routes.get(
         "/{execution_id}/events/stream",
@@ -184,7 +196,11 @@ def router() -> APIRouter:
         request: Request,
         execution_id: str,
         after: Annotated[
-            int | None, Query(ge=0, description="Start after this event id (Last-Event-ID wins).")
+            int | None,
+            Query(
+                ge=0,
+                description="Start after this event (an id the stream sent; Last-Event-ID wins).",
+            ),
         ] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
         principal: Principal = reader,
@@ -195,16 +211,17 @@ def router() -> APIRouter:
         position = streams.resume_position(last_event_id, after)
         client = _client(request, principal)
 
-        def find() -> ExecutionView:
+        def find() -> tuple[ExecutionView, Cursor]:
             with tenant_scope(principal.tenant_id, user_id=principal.user_id):
-                return client.get_execution(execution_id)
+                view = client.get_execution(execution_id)
+                return view, client.event_cursor(view.id, position)
 
         try:
-            view = await asyncio.to_thread(find)
+            view, start = await asyncio.to_thread(find)
         except AgentWorkerError as error:
             raise _refused(error) from None
         assert principal.tenant_id is not None
         fetch = streams.execution_feed(client, principal.tenant_id, view.id)
-        return streams.event_stream(request, ("execution", view.id), fetch, position)
+        return streams.event_stream(request, ("execution", view.id), fetch, start)
 
     return routes

@@ -2,11 +2,14 @@
 they are written, through the process's ``EventHub`` (one poller per target, however many
 follow it).
 
-Each event is sent as ``id: <event id>``, ``event: <event type>``, ``data: <the event as JSON>``.
-A client that reconnects with ``Last-Event-ID`` (or ``?after=``) gets exactly the events after
-that id. Once the target is final and every event up to it has been sent, an ``end`` event
-(``data: {"status": …}``, no id) is sent and the stream closes. An idle stream sends the
-comment ``: keep-alive`` every ``api_stream_keepalive_seconds``.
+Each event is sent as ``id: <event id>``, ``event: <event type>``, ``data: <the event as JSON>``,
+in commit-safe order (``worker.durable.event_order``): ids are unique but not always increasing,
+and an event is sent once every transaction older than its writer has ended. A client that
+reconnects with ``Last-Event-ID`` (or ``?after=``) set to the last id it received gets exactly
+the events after that one, none missed and none twice; an id that is not an event of the run
+is refused (422) before the stream starts. Once the target is final and every event up to it
+has been sent, an ``end`` event (``data: {"status": …}``, no id) is sent and the stream closes.
+An idle stream sends the comment ``: keep-alive`` every ``api_stream_keepalive_seconds``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from fastapi.responses import StreamingResponse
 from models.tenant_scope import tenant_scope
 from worker.api.event_hub import Batch, Event, EventHub, Fetch
 from worker.api.problems import invalid
-from worker.client import AgentWorkerClient, EventView, TaskNotFound
+from worker.client import AgentWorkerClient, EventPage, EventView, TaskNotFound
+from worker.durable.event_order import Cursor
 
 MEDIA_TYPE = "text/event-stream"
 KEEP_ALIVE = ": keep-alive\n\n"
@@ -33,8 +37,9 @@ KEEP_ALIVE = ": keep-alive\n\n"
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: `id` (the event id), `event` (its type), `data` "
-        "(the event as JSON); then `event: end` with the final status, and the stream closes. "
-        "Resume with the Last-Event-ID header.",
+        "(the event as JSON), in commit-safe order (ids are unique but not always increasing); "
+        "then `event: end` with the final status, and the stream closes. Resume with the "
+        "Last-Event-ID header set to the last id you received.",
         "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
     }
 }
@@ -66,8 +71,8 @@ def resume_position(last_event_id: str | None, after: int | None) -> int:
     return after or 0
 
 
-def as_event(view: EventView) -> Event:
-    return Event(view.id, str(view.event_type), frame(view))
+def as_event(view: EventView, cursor: Cursor) -> Event:
+    return Event(view.id, str(view.event_type), cursor=cursor, frame=frame(view))
 
 
 def frame(view: EventView) -> str:
@@ -89,16 +94,20 @@ GONE = "deleted"
 READ_LIMIT = 500
 
 
+def _batch(view_done: bool, status: str, page: EventPage) -> Batch:
+    events = [as_event(e, c) for e, c in zip(page.events, page.cursors, strict=True)]
+    return Batch(events, view_done and not page.more and not page.held, status, page.more)
+
+
 def task_feed(client: AgentWorkerClient, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Fetch:
-    def fetch(after: int) -> Batch:
+    def fetch(after: Cursor) -> Batch:
         with tenant_scope(tenant_id):
             try:
                 view = client.get_task(task_id)  # the state first: see worker.api.event_hub
             except TaskNotFound:
                 return Batch([], True, GONE)
-            events = client.events(task_id, after=after, limit=READ_LIMIT)
-        more = len(events) == READ_LIMIT
-        return Batch([as_event(e) for e in events], view.done and not more, view.status.value, more)
+            page = client.event_page(task_id, after=after, limit=READ_LIMIT)
+        return _batch(view.done, view.status.value, page)
 
     return fetch
 
@@ -106,20 +115,21 @@ def task_feed(client: AgentWorkerClient, tenant_id: uuid.UUID, task_id: uuid.UUI
 def execution_feed(
     client: AgentWorkerClient, tenant_id: uuid.UUID, execution_id: uuid.UUID
 ) -> Fetch:
-    def fetch(after: int) -> Batch:
+    def fetch(after: Cursor) -> Batch:
         with tenant_scope(tenant_id):
             try:
                 view = client.get_execution(execution_id)
             except TaskNotFound:
                 return Batch([], True, GONE)
-            events = client.events(execution_id, after=after, limit=READ_LIMIT)
-        more = len(events) == READ_LIMIT
-        return Batch([as_event(e) for e in events], view.done and not more, view.status.value, more)
+            page = client.event_page(execution_id, after=after, limit=READ_LIMIT)
+        return _batch(view.done, view.status.value, page)
 
     return fetch
 
 
-def event_stream(request: Request, key: Hashable, fetch: Fetch, after: int) -> StreamingResponse:
+def event_stream(request: Request, key: Hashable, fetch: Fetch, after: Cursor) -> StreamingResponse:
+    """Stream ``key``'s events after cursor ``after`` (the route finds the cursor of the
+    client's event id first, so an unknown id is refused before the stream starts)."""
     hub = hub_of(request)
     keepalive = request.app.state.settings.api_stream_keepalive_seconds
 

@@ -12,6 +12,7 @@ import click
 from models import TaskStatus
 from worker.cli.output import as_json, event_line
 from worker.client import AgentWorkerClient, TaskView
+from worker.durable import event_order
 
 _TERMINAL = {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 
@@ -120,13 +121,14 @@ def follow(
     timeout: float | None = None,
 ) -> TaskView:
     """Print events as they are written until the task ends; return its final state."""
-    last, deadline = 0, (time.monotonic() + timeout) if timeout else None
+    last, deadline = event_order.START, (time.monotonic() + timeout) if timeout else None
     while True:
-        task = client.get_task(task_id)
-        for event in client.events(task_id, after=last):
+        task = client.get_task(task_id)  # the state first: then every event before it is read
+        page = client.event_page(task_id, after=last)
+        for event in page.events:
             click.echo(as_json(event) if as_json_output else event_line(event))
-            last = event.id
-        if task.status in _TERMINAL:
+        last = page.last or last
+        if task.status in _TERMINAL and not page.held:
             return task
         if deadline is not None and time.monotonic() > deadline:
             raise click.ClickException(f"task {task_id} still {task.status} after {timeout}s")

@@ -89,13 +89,15 @@ def follow_execution(
 ) -> tuple[ExecutionView, int]:
     """Print the execution's events until its status is one of ``until``."""
     deadline = time.monotonic() + timeout
-    last = after
+    last, cursor = after, client.event_cursor(execution_id, after)
     while True:
-        view = client.get_execution(execution_id)
-        for event in client.events(execution_id, after=last):
+        view = client.get_execution(execution_id)  # the state first, then its events
+        page = client.event_page(execution_id, after=cursor)
+        for event in page.events:
             click.echo(event_line(event))
             last = event.id
-        if view.status.value in until:
+        cursor = page.last or cursor
+        if view.status.value in until and not page.held:
             return view, last
         if time.monotonic() > deadline:
             raise click.ClickException(f"execution {execution_id} still {view.status.value}")
