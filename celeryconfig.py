@@ -92,6 +92,7 @@ task_routes = {
     "approvals.*": {"queue": "workflows"},
     "maintenance.*": {"queue": "maintenance"},
     "notifications.*": {"queue": "maintenance"},
+    "automation.*": {"queue": "maintenance"},
 }
 
 beat_schedule = {
@@ -108,6 +109,23 @@ beat_schedule = {
     "deliver-notifications": {
         "task": "notifications.sweep",
         "schedule": _float("AGENTWORKER_NOTIFICATION_SWEEP_INTERVAL_SECONDS", 5.0),
+        "options": {"queue": "maintenance", "expires": 30},
+    },
+    "aggregate-agent-performance": {
+        "task": "maintenance.aggregate_agent_performance",
+        "schedule": _float("AGENTWORKER_AGENT_PERFORMANCE_INTERVAL_SECONDS", 900.0),
+        "options": {"queue": "maintenance", "expires": 600},
+    },
+    # Deletes old history in small batches (worker.ops.retention); a run left unfinished by a
+    # time limit is taken up by the next.
+    "apply-retention": {
+        "task": "maintenance.retention",
+        "schedule": _float("AGENTWORKER_RETENTION_INTERVAL_SECONDS", 3600.0),
+        "options": {"queue": "maintenance", "expires": 600},
+    },
+    "run-automation-rules": {
+        "task": "automation.sweep",
+        "schedule": _float("AGENTWORKER_AUTOMATION_SWEEP_INTERVAL_SECONDS", 10.0),
         "options": {"queue": "maintenance", "expires": 30},
     },
 }

@@ -44,6 +44,7 @@ from models.approvals import (
     ApprovalStatus,
     VoteDecision,
 )
+from models.automation import AutomationCursor, AutomationFiring, FiringStatus
 from models.base import (
     NAMING_CONVENTION,
     Base,
@@ -143,6 +144,7 @@ from models.principals import (
     SubmissionNonce,
     UserToken,
 )
+from models.retention import RetainedTotal
 from models.tenancy import (
     MembershipRole,
     Tenant,
@@ -196,6 +198,8 @@ __all__ = [
     "AttendeeStatus",
     "AttendeeType",
     "AuditLog",
+    "AutomationCursor",
+    "AutomationFiring",
     "AutomationRule",
     "AutomationRuleType",
     "Base",
@@ -227,6 +231,7 @@ __all__ = [
     "EventStatus",
     "EventType",
     "ExecutionStatus",
+    "FiringStatus",
     "InsightType",
     "Interview",
     "InterviewStatus",
@@ -246,6 +251,7 @@ __all__ = [
     "QueueProbe",
     "RecipientType",
     "RecommendationType",
+    "RetainedTotal",
     "Room",
     "SessionAttendance",
     "SessionSpeaker",

@@ -1,5 +1,6 @@
-"""Periodic upkeep, run by Celery beat: re-publish stranded work, expire approvals; and the
-probes the reaper sends through the task queue to tell lost messages from queued ones."""
+"""Periodic upkeep, run by Celery beat: re-publish stranded work, expire approvals, apply
+retention; and the probes the reaper sends through the task queue to tell lost messages from
+queued ones."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from worker.app.process import process_runtime
 from worker.approvals.expiry import expire_due
 from worker.durable.queue_probes import QUEUE_PROBE, record_probe_delivery
 from worker.durable.reaper import reap as reap_stranded_work
+from worker.ops.agent_performance import aggregate_agent_performance
+from worker.ops.retention.sweep import run_retention
 
 
 @app.task(name="maintenance.reap", ignore_result=True)
@@ -32,10 +35,24 @@ def reap() -> dict[str, int]:
     }
 
 
+@app.task(name="maintenance.retention", ignore_result=True)
+def retention() -> dict[str, int]:
+    """Delete what the retention policies no longer keep (worker.ops.retention); the rows
+    deleted per policy."""
+    return run_retention(process_runtime().engine).by_policy()
+
+
 @app.task(name="maintenance.expire_approvals", ignore_result=True)
 def expire_approvals() -> dict[str, int]:
     runtime = process_runtime()
     return {"expired": expire_due(runtime.engine, runtime.publisher)}
+
+
+@app.task(name="maintenance.aggregate_agent_performance", ignore_result=True)
+def aggregate_performance() -> dict[str, int]:
+    """ai_agent_performance for yesterday and today (UTC), replacing those days' rows."""
+    report = aggregate_agent_performance(process_runtime().engine)
+    return {"tenants": report.tenants, "agents": report.agents, "rows": report.rows}
 
 
 # Acked on receipt: a probe whose worker dies is not handed out again (it would prove nothing),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -74,6 +75,8 @@ class AutomationRule(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     """A trigger/condition/action rule that can send communications automatically."""
 
     __tablename__ = "automation_rules"
+    #: ``agentworker rules save`` finds a rule by its name.
+    __table_args__ = (UniqueConstraint("tenant_id", "rule_name"),)
 
     rule_name: Mapped[str] = mapped_column(Text)
     rule_type: Mapped[AutomationRuleType] = mapped_column(

@@ -21,6 +21,7 @@ from tests.bench.api.scenario import ApiResults, run_api
 from tests.bench.procs import BenchError, per_process
 from tests.bench.report.results import Results
 from tests.bench.report.text import render
+from tests.bench.retention import RetentionBench, retention_section, run_retention_bench
 from tests.bench.scenarios.agent_runs import run_agents
 from tests.bench.scenarios.bare_runs import run_bare, run_bare_llm
 from tests.bench.scenarios.context import Context
@@ -48,12 +49,15 @@ class Plan:
     api_submissions: int = 1000
     api_followers: int = 100
     api_events: int = 2000
+    retention_rows: int = 1_000_000
 
 
 DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 2, 500, 200, 2000, 100)
-QUICK = Plan("quick", 300, 100, 32, 200, 50, 2, 500, 50, 200, 30, 200, 100, 300)
+QUICK = Plan(
+    "quick", 300, 100, 32, 200, 50, 2, 500, 50, 200, 30, 200, 100, 300, retention_rows=100_000
+)
 #: ``--only`` runs one part of the bench alone.
-PARTS = ("api",)
+PARTS = ("api", "retention")
 
 
 def _positive(raw: str) -> int:
@@ -113,7 +117,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--api-events", type=_positive, help="(api) events appended to the followed task [2000]"
     )
     parser.add_argument(
-        "--only", choices=PARTS, help="run only this part (api: the HTTP API's figures)"
+        "--retention-rows",
+        type=_positive,
+        help="(retention) old events deleted while a writer appends [1000000]",
+    )
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        help="run only this part (api: the HTTP API's figures; retention: deleting old events)",
     )
     parser.add_argument(
         "--db-pool-size", type=_positive, default=20, help="AGENTWORKER_DB_POOL_SIZE"
@@ -151,6 +162,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         args.api_submissions or base.api_submissions,
         args.api_followers or base.api_followers,
         args.api_events or base.api_events,
+        args.retention_rows or base.retention_rows,
     )
 
 
@@ -204,7 +216,7 @@ def _terminate_cleanly() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi:
+def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi | OnlyRetention:
     logs = Path(args.logs).resolve() if args.logs else tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     meta: dict[str, object] = {
@@ -235,6 +247,10 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi:
             api = bench_api(ctx, plan)
             _say("stopping services ...")
             return OnlyApi(meta, api)
+        if args.only == "retention":
+            retention = bench_retention(ctx, plan)
+            _say("stopping services ...")
+            return OnlyRetention(meta, retention)
 
         started = time.monotonic()
         _say(f"(a) bare Celery: {plan.noop_tasks} no-op tasks at concurrency {plan.concurrency}")
@@ -301,6 +317,7 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi:
 
         workflows = bench_workflows(ctx, plan, agent)
         api = bench_api(ctx, plan)
+        meta["retention"] = bench_retention(ctx, plan)
         _say("stopping services ...")
     return Results(meta, noop, ceiling, agent, io_bare, io_agent, workflows, api)
 
@@ -324,6 +341,41 @@ class OnlyApi:
 
     def as_json(self) -> dict[str, object]:
         return {"meta": self.meta, "api": self.api.as_json()}
+
+
+@dataclass(frozen=True)
+class OnlyRetention:
+    """``--only retention``: the machine and retention's figures."""
+
+    meta: dict[str, object]
+    retention: RetentionBench
+
+    def render(self) -> str:
+        meta = self.meta
+        head = [
+            f"agentworker benchmark, retention only ({meta['mode']} run, {meta['started_at']})",
+            f"  machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}",
+            f"  PostgreSQL {meta['postgres']} ({meta['postgres_origin']})",
+        ]
+        return "\n".join(head + retention_section(self.retention)) + "\n"
+
+    def as_json(self) -> dict[str, object]:
+        return {"meta": self.meta, "retention": self.retention.as_json()}
+
+
+def bench_retention(ctx: Context, plan: Plan) -> RetentionBench:
+    started = time.monotonic()
+    _say(
+        f"(retention) {plan.retention_rows:,} old events deleted by the event_logs policy "
+        "while a writer appends"
+    )
+    result = run_retention_bench(ctx, rows=plan.retention_rows, say=_say)
+    _say(
+        f"   {result.deleted:,} rows in {result.seconds:.1f}s = {result.per_second:,.0f} rows/s; "
+        f"writer's longest wait {result.writer_max_ms:.1f} ms "
+        f"({time.monotonic() - started:.0f}s with set-up)"
+    )
+    return result
 
 
 def bench_api(ctx: Context, plan: Plan) -> ApiResults:
@@ -392,15 +444,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("benchmark interrupted; every process it started has been stopped")
         return 130
-    if isinstance(results, OnlyApi):
+    if isinstance(results, OnlyApi | OnlyRetention):
         sys.stdout.write(results.render())
     else:
+        retention = results.meta.pop("retention", None)
         sys.stdout.write(render(results))
         if results.api is not None:
             sys.stdout.write("\n".join(api_section(results.api)) + "\n")
+        if isinstance(retention, RetentionBench):
+            sys.stdout.write("\n".join(retention_section(retention)) + "\n")
+            results.meta["retention"] = retention.as_json()
     if args.json:
         Path(args.json).write_text(json.dumps(results.as_json(), indent=2, default=str) + "\n")
         _say(f"figures written to {args.json}")
     if args.check and isinstance(results, Results) and not all(results.passed().values()):
+        return 1
+    if args.check and isinstance(results, OnlyRetention) and not results.retention.passed:
         return 1
     return 0

@@ -84,6 +84,12 @@ def test_the_demo_runs_a_job_end_to_end_on_embedded_services(tmp_path: object) -
     assert re.search(r"http://127\.0\.0\.1:\d+/inbox/approvals/[0-9a-f-]{36}", result.stdout)
     assert "(sign in as adam.approver@acme.example, password " in result.stdout
     assert "approved: Approve the venue shortlist (by adam.approver@acme.example)" in result.stdout
+    assert "the speaker scout's invitation email waits for approval" in result.stdout
+    assert (
+        "approved: Let agent 'speaker_scout' run tool 'send_email'? (by adam.approver@acme.example)"
+        in result.stdout
+    )
     assert "workflow completed" in result.stdout
+    assert re.search(r"ai_recommendations\s+1", result.stdout)
     assert "APPROVAL_REQUESTED" in result.stdout and "APPROVAL_RESOLVED" in result.stdout
     assert "done." in result.stdout

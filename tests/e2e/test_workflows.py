@@ -81,6 +81,15 @@ def test_the_conference_planning_crew_pauses_for_approval_and_completes(seeded: 
     assert seeded.rows("SELECT count(*) AS n FROM speakers")[0].n == 0  # nothing runs meanwhile
 
     seeded.client.resolve_approval(approval.id, "approve", user=APPROVER, comment="go")
+    # The speaker scout's invitation email waits for a person too; nothing is sent before.
+    invitation = wait_until(
+        lambda: next((a for a in seeded.client.approvals() if a.kind.value == "tool_call"), None),
+        timeout=40,
+        failure=lambda: "\n".join(w.log()[-3000:] for w in seeded.workers),
+    )
+    assert invitation.payload["tool"] == "send_email"
+    assert seeded.rows(_TOOL_EMAILS) == []
+    seeded.client.resolve_approval(invitation.id, "approve", user=APPROVER, comment="send it")
     done = _wait_status(seeded, execution_id, ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)
 
     assert done.status == ExecutionStatus.COMPLETED, done.error
@@ -95,13 +104,24 @@ def test_the_conference_planning_crew_pauses_for_approval_and_completes(seeded: 
     for table in ("venues", "speakers", "sponsors", "budgets"):
         rows = seeded.rows(f"SELECT count(*) AS n FROM {table} WHERE event_id = :e", e=event_id)
         assert rows[0].n == 1, table
-    (audit,) = seeded.rows("SELECT actor, action, changes FROM audit_logs")
-    assert (audit.actor, audit.action) == (APPROVER, "approval.approved")
-    assert audit.changes["comment"] == "go"
+    audits = seeded.rows("SELECT actor, action, changes FROM audit_logs ORDER BY created_at")
+    assert [(a.actor, a.action) for a in audits] == [(APPROVER, "approval.approved")] * 2
+    assert [a.changes["comment"] for a in audits] == ["go", "send it"]
+    assert len(seeded.rows(_TOOL_EMAILS)) == 1  # the approved invitation, queued for SMTP
     notified = seeded.rows(
         "SELECT recipient_id FROM ai_communications WHERE communication_type = 'in_app_message'"
     )
-    assert len(notified) == 2  # the approver and the owner; not the member
+    assert len(notified) == 2 * 2  # per approval: the approver and the owner; not the member
+    # The budget planner leaves the organisers (the owner) its insights and recommendations.
+    (insight,) = seeded.rows("SELECT * FROM ai_insights WHERE event_id = :e", e=event_id)
+    assert insight.generated_by_agent_id is not None
+    (recommendation,) = seeded.rows(
+        "SELECT u.email, r.reasoning FROM ai_recommendations r JOIN users u ON u.id = r.user_id "
+        "WHERE r.event_id = :e",
+        e=event_id,
+    )
+    assert recommendation.email == "olivia.owner@acme.example"
+    assert recommendation.reasoning["agent"] == "budget_planner"
 
 
 def test_a_rejection_follows_on_reject(stack: Stack) -> None:

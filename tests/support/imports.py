@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("approvals", ("worker.approvals",)),
     ("agents", ("worker.agents",)),
     ("workflows", ("worker.workflows",)),
+    ("automation", ("worker.automation",)),
     ("ops", ("worker.ops",)),
     (
         "entry points",

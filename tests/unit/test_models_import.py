@@ -33,4 +33,6 @@ def test_models_import_without_celery_or_openai() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) == 63  # with the 3 notification tables (issue 13)
+    assert (
+        int(result.stdout) == 66
+    )  # + 3 notification tables (issue 13), retained_totals and 2 automation tables (issue 14)

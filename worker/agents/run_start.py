@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from models import AgentRun, AgentRunStatus, EventType, ModelUsageType
 from worker.agents.definitions import AgentDefinition, find_agent, load_agent
 from worker.agents.loop import initial_messages
+from worker.agents.model_versions import record_model_version
 from worker.agents.run_state import ActiveRun, RunState
 from worker.agents.runtime import Runtime
 from worker.durable import records
@@ -136,6 +137,14 @@ def _start(
             model=model,
             messages=messages,
         )
+    )
+    # A configuration that has not run in this tenant before becomes its ai_model_versions row.
+    record_model_version(
+        connection,
+        task.tenant_id,
+        agent.id,
+        agent.version,
+        agent.configuration.model_dump(mode="json", exclude_unset=True),
     )
     records.write(
         connection,

@@ -16,6 +16,7 @@ TASK_MODULES = [
     "tasks.approvals",
     "tasks.maintenance",
     "tasks.notifications",
+    "tasks.automation",
 ]
 
 

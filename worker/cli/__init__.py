@@ -40,6 +40,9 @@ COMMANDS = {
     "users": "worker.cli.users:users",
     "tenants": "worker.cli.tenants:tenants",
     "webhooks": "worker.cli.webhooks:webhooks",
+    "rules": "worker.cli.rules:rules",
+    "retention": "worker.cli.retention:retention",
+    "recommendations": "worker.cli.recommendations:recommendations",
 }
 
 

@@ -6,7 +6,9 @@ base, starts a worker, submits a job through the public contract
 (``send_task("agents.run_task", kwargs=…)``), shows its events live, prints the result and the
 rows written, then runs the Conference Planning Crew to its approval, shows the approvers' inbox
 URL with a demo approver's sign-in, approves (through the CLI, or, with ``--inbox``, waits for
-you to decide in the browser) and shuts everything down.
+you to decide in the browser), then approves the speaker scout's invitation email the same way,
+shows the rows the crew wrote (its insights and recommendations for the organisers too) and
+shuts everything down.
 """
 
 from __future__ import annotations
@@ -190,6 +192,13 @@ def _run_workflow(
             "--comment",
             "Shortlist looks good",
         )
+    invitation = _pending_tool_approval(client, timeout=24 * 3600 if decide_in_inbox else 60)
+    _step("the speaker scout's invitation email waits for approval too (nothing is sent before):")
+    _cli(env, "approvals", "show", str(invitation))
+    if decide_in_inbox:
+        click.echo(f"    {api.url}/inbox/approvals/{invitation}")
+    else:
+        _cli(env, "approvals", "approve", str(invitation), "--user", email, "--comment", "Send it")
     view, _ = follow_execution(
         client,
         execution_id,
@@ -208,11 +217,29 @@ def _run_workflow(
                     sa.text(f"SELECT count(*) FROM {table} WHERE event_id = :e"), {"e": event_id}
                 ).scalar_one(),
             )
-            for table in ("venues", "speakers", "sponsors", "budgets")
+            for table in (
+                "venues",
+                "speakers",
+                "sponsors",
+                "budgets",
+                "ai_insights",
+                "ai_recommendations",
+            )
         ]
     click.echo(table(counts, ["table", "rows"]))
     if view.status.value != "completed":
         raise click.ClickException(f"the workflow did not complete: {view.error}")
+
+
+def _pending_tool_approval(client: AgentWorkerClient, timeout: float) -> str:
+    """The first pending tool-call approval of the demo tenant, once one is asked for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for approval in client.approvals(tenant=DEMO_TENANT_SLUG):
+            if approval.kind.value == "tool_call":
+                return str(approval.id)
+        time.sleep(0.2)
+    raise click.ClickException(f"no tool call asked for an approval in {timeout:.0f}s")
 
 
 def _execution_for(engine: sa.Engine, timeout: float = 30) -> str:

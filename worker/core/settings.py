@@ -88,6 +88,9 @@ class Settings(BaseModel):
     webhook_max_attempts: int = Field(default=8, ge=1)
     webhook_backoff_initial_seconds: float = Field(default=5.0, ge=0)
     webhook_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    #: Automation rules: an event caused by a chain of this many rule firings fires no rule
+    #: again (the firing is recorded as refused).
+    automation_max_depth: int = Field(default=3, ge=1)
     #: A running task's lease, renewed every third of it while its run executes: a worker
     #: that dies lets go of its tasks this long after its last renewal.
     lease_seconds: float = Field(default=30.0, gt=0)

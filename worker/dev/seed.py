@@ -74,8 +74,9 @@ DEMO_AGENTS = (
     _agent(
         "speaker_scout",
         AgentType.NETWORKING,
-        "You propose speakers who fit the event's themes.",
-        ["task_context", "search_knowledge", "propose_speaker"],
+        "You propose speakers who fit the event's themes and email each an invitation (a "
+        "person approves every email before it is sent).",
+        ["task_context", "search_knowledge", "propose_speaker", "send_email"],
     ),
     _agent(
         "sponsor_scout",
@@ -86,8 +87,9 @@ DEMO_AGENTS = (
     _agent(
         "budget_planner",
         AgentType.ANALYTICS,
-        "You price the plan: venue, speakers, catering, marketing, contingency.",
-        ["task_context", "record_budget"],
+        "You price the plan: venue, speakers, catering, marketing, contingency; then leave the "
+        "organisers your insights about the plan and your recommendations.",
+        ["task_context", "record_budget", "record_insight", "recommend"],
     ),
 )
 

@@ -21,13 +21,19 @@ metric                                              type        from
                                                                 rows, ``ok`` false)
 ``agentworker_approvals_pending``                   gauge       pending ``approvals``
 ``agentworker_approval_oldest_pending_age_seconds`` gauge       their oldest ``created_at``
+``agentworker_retention_deleted_rows_total{policy}`` counter     rows retention deleted
 ``agentworker_metrics_database_up``                 gauge       1, or 0 when the queries failed
 ``agentworker_metrics_scrape_duration_seconds``     gauge       how long the queries took
 ==================================================  ==========  ================================
 
-The counters are sums over rows, so deleting rows (a tenant's cascade) lowers them; Prometheus
-treats that like a counter reset. The latency histogram covers every recorded attempt (a
-histogram's counts must only grow), one pass over the LLM latency rows per scrape.
+The counters are sums over rows. Retention (``worker.ops.retention``) deletes old rows, so each
+of its batches first adds what its rows contributed to ``retained_totals`` (migration 0012) and
+the figures are live rows plus those totals: the LLM counters, the latency histogram and the
+final statuses of ``agentworker_tasks`` (SUCCEEDED, FAILED, CANCELLED: every task that ever
+ended so) do not drop when history is pruned. The other gauges (open tasks, executions,
+pending approvals) count what exists now. Deleting a tenant (its cascade) still lowers them;
+Prometheus treats that like a counter reset. The latency histogram covers every recorded
+attempt (a histogram's counts must only grow), one pass over the LLM latency rows per scrape.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from wsgiref.simple_server import WSGIServer
 
@@ -62,9 +68,12 @@ from models import (
 
 __all__ = [
     "LATENCY_BUCKETS_SECONDS",
+    "LATENCY_PREFIX",
+    "LATENCY_SUFFIX",
     "DatabaseCollector",
     "MetricsServer",
     "MetricsSnapshot",
+    "latency_bounds_ms",
     "metrics_registry",
     "read_snapshot",
     "render_metrics",
@@ -78,7 +87,15 @@ LATENCY_BUCKETS_SECONDS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 #: The ``call`` label always present, so dashboards see zeros rather than no series.
 _DEFAULT_CALLS = ("chat",)
 #: LLM latency rows are named ``llm.<call>.latency_ms`` (``worker.llm.attempt_records``).
-_LATENCY_PREFIX, _LATENCY_SUFFIX = "llm.", ".latency_ms"
+LATENCY_PREFIX, LATENCY_SUFFIX = "llm.", ".latency_ms"
+_LATENCY_PREFIX, _LATENCY_SUFFIX = LATENCY_PREFIX, LATENCY_SUFFIX
+
+
+def latency_bounds_ms() -> list[Decimal]:
+    """The histogram's bounds in milliseconds, as the fleet metrics function takes them (and
+    retention folds deleted rows into them, so the labels match exactly)."""
+    return [Decimal(str(bound)) * 1000 for bound in LATENCY_BUCKETS_SECONDS]
+
 
 _tasks = Task.__table__
 _runs = AgentRun.__table__
@@ -111,6 +128,8 @@ class MetricsSnapshot:
     llm_failed_attempts: int
     approvals_pending: int
     approval_oldest_pending_age_seconds: float
+    #: Rows retention deleted, by policy (``worker.ops.retention``).
+    retention_deleted: dict[str, int] = field(default_factory=dict)
 
 
 def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
@@ -118,7 +137,7 @@ def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
     transaction for a consistent view). The figures span every tenant, which row-level
     security hides from any one connection, so they come from one ``SECURITY DEFINER``
     function that returns aggregates only (migration 0007)."""
-    bounds_ms = [Decimal(str(bound)) * 1000 for bound in LATENCY_BUCKETS_SECONDS]
+    bounds_ms = latency_bounds_ms()
     rows = connection.execute(
         sa.text("SELECT figure, label, value FROM agentworker_fleet_metrics(:p, :s, :b)"),
         {"p": _LATENCY_PREFIX, "s": _LATENCY_SUFFIX, "b": bounds_ms},
@@ -146,6 +165,9 @@ def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
         llm_failed_attempts=int(sum(figures.get("latency_failed", {}).values())),
         approvals_pending=int(total("approvals_pending")),
         approval_oldest_pending_age_seconds=max(0.0, float(total("approval_oldest_pending_age"))),
+        retention_deleted={
+            policy: int(n) for policy, n in sorted(figures.get("retention_deleted", {}).items())
+        },
     )
 
 
@@ -280,6 +302,14 @@ def _families(s: MetricsSnapshot) -> Iterator[Metric]:
         "How long the oldest pending approval has waited (0 when none waits).",
         s.approval_oldest_pending_age_seconds,
     )
+    deleted = CounterMetricFamily(
+        "agentworker_retention_deleted_rows",
+        "Rows deleted by retention, by policy.",
+        labels=["policy"],
+    )
+    for policy, count in s.retention_deleted.items():
+        deleted.add_metric([policy], count)
+    yield deleted
 
 
 def _health(*, up: bool, seconds: float) -> Iterator[Metric]:

@@ -13,16 +13,12 @@ from pydantic import Field
 
 from models import (
     AICommunication,
-    AIGeneratedContent,
-    AIWorkflowExecution,
     Budget,
     BudgetCategory,
     BudgetLineItem,
     BudgetStatus,
     CommunicationType,
-    ContentType,
     DeliveryStatus,
-    Event,
     RecipientType,
     Speaker,
     Sponsor,
@@ -31,13 +27,15 @@ from models import (
     Venue,
 )
 from worker.agents.knowledge import embedder_for, search
+from worker.agents.tools.events import event_for as _event_for
+from worker.agents.tools.outputs import OUTPUT_TOOLS
 from worker.agents.tools.registry import ToolRegistry
 from worker.agents.tools.specs import ToolContext
 
 
 def builtin_tools() -> ToolRegistry:
     registry = ToolRegistry()
-    for function, options in _TOOLS:
+    for function, options in (*_TOOLS, *OUTPUT_TOOLS):
         registry.tool(**options)(function)
     return registry
 
@@ -110,52 +108,6 @@ def search_knowledge(
         }
         for hit in hits
     ]
-
-
-def save_draft_content(
-    context: ToolContext,
-    title: Annotated[str, Field(min_length=1, max_length=300)],
-    content: Annotated[str, Field(min_length=1)],
-    content_type: ContentType = ContentType.REPORT,
-) -> dict[str, Any]:
-    """Save a piece of generated content as a draft that a person must approve."""
-    with context.session_factory() as session:
-        draft = AIGeneratedContent(
-            tenant_id=context.tenant_id,
-            content_type=content_type,
-            title=title,
-            content=content,
-            is_approved=False,
-            metadata_={
-                "task_id": str(context.task_id),
-                "agent": context.agent_name,
-                "agent_run_id": str(context.agent_run_id),
-            },
-        )
-        session.add(draft)
-        session.commit()
-        return {"content_id": str(draft.id), "status": "pending approval"}
-
-
-def _event_for(session: Any, context: ToolContext, event_id: str | None) -> uuid.UUID:
-    """The event a proposal is for: given, named in the task's input, the event of the task's
-    workflow execution, or the tenant's latest."""
-    if event_id is None:
-        task = session.execute(
-            sa.select(Task.input_payload, AIWorkflowExecution.event_id)
-            .outerjoin(AIWorkflowExecution, AIWorkflowExecution.id == Task.workflow_execution_id)
-            .where(Task.id == context.task_id)
-        ).one()
-        given = (task.input_payload or {}).get("input")
-        event_id = given.get("event_id") if isinstance(given, dict) else None
-        event_id = event_id or task.event_id
-    query = sa.select(Event.id).where(Event.tenant_id == context.tenant_id)
-    if event_id is not None:
-        query = query.where(Event.id == uuid.UUID(str(event_id)))
-    found = session.scalar(query.order_by(Event.created_at.desc()).limit(1))
-    if found is None:
-        raise ValueError("no event found for this tenant; create one or pass event_id")
-    return found
 
 
 def _propose(context: ToolContext, model: type, event_id: str | None, **values: Any) -> dict:
@@ -290,7 +242,8 @@ _TOOLS: list[tuple[Any, dict[str, Any]]] = [
     (current_time, {}),
     (task_context, {}),
     (search_knowledge, {"action_type": "knowledge_search"}),
-    (save_draft_content, {"transactional": True, "action_type": "knowledge_create"}),
+    # save_draft_content (needs an approval), recommend, record_insight, record_prediction and
+    # send_message: worker.agents.tools.outputs.
     (propose_venue, {"transactional": True}),
     (propose_speaker, {"transactional": True}),
     (propose_sponsor, {"transactional": True}),

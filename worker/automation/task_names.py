@@ -1,0 +1,3 @@
+"""The Celery task name of the rule sweep (``tasks/automation.py``)."""
+
+SWEEP = "automation.sweep"
