@@ -5,12 +5,11 @@ Every route's database work runs in the key's tenant scope, so another tenant's 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -22,7 +21,6 @@ from worker.api.problems import invalid, not_found
 from worker.client import AgentWorkerClient, ExecutionView, TaskNotFound, start_request
 from worker.core.contract import StartWorkflowRequest, describe_validation_error
 from worker.core.errors import AgentWorkerError
-from worker.durable.event_order import Cursor
 from worker.security.principals import Principal, Scope
 from worker.workflows.cancellation import NothingToCancel
 from worker.workflows.catalog import ExecutionNotFound
@@ -162,14 +160,7 @@ def router() -> APIRouter:
     def execution_events(
         request: Request,
         execution_id: str,
-        after: Annotated[
-            int,
-            Query(
-                ge=0,
-                description="Return the events after this one (an id a read returned; 0: "
-                "from the start), in commit-safe order.",
-            ),
-        ] = 0,
+        after: streams.AfterEvent = 0,
         principal: Principal = reader,
     ) -> dict[str, Any]:
         """The execution's own events and its steps' tasks' events, in commit-safe order (ids
@@ -181,10 +172,7 @@ def router() -> APIRouter:
                 page = client.event_page(execution_id, after=after)
             except AgentWorkerError as error:
                 raise _refused(error) from None
-        # "held": committed events wait for an older transaction to end: read again, even
-        # when the run is final.
-        events = [dataclasses.asdict(event) for event in page.events]
-        return jsonable_encoder({"events": events, "held": page.held})
+        return streams.events_body(page)
 
     @routes.get(
         "/{execution_id}/events/stream",
@@ -195,33 +183,23 @@ def router() -> APIRouter:
     async def execution_event_stream(
         request: Request,
         execution_id: str,
-        after: Annotated[
-            int | None,
-            Query(
-                ge=0,
-                description="Start after this event (an id the stream sent; Last-Event-ID wins).",
-            ),
-        ] = None,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        after: streams.StreamAfter = None,
+        last_event_id: streams.LastEventId = None,
         principal: Principal = reader,
     ) -> StreamingResponse:
         """The execution's events (its own and its steps') after ``Last-Event-ID`` (or
         ``after``) as they are written; an ``end`` event and the stream closes once the
         execution is final."""
-        position = streams.resume_position(last_event_id, after)
         client = _client(request, principal)
-
-        def find() -> tuple[ExecutionView, Cursor]:
-            with tenant_scope(principal.tenant_id, user_id=principal.user_id):
-                view = client.get_execution(execution_id)
-                return view, client.event_cursor(view.id, position)
-
-        try:
-            view, start = await asyncio.to_thread(find)
-        except AgentWorkerError as error:
-            raise _refused(error) from None
-        assert principal.tenant_id is not None
-        fetch = streams.execution_feed(client, principal.tenant_id, view.id)
-        return streams.event_stream(request, ("execution", view.id), fetch, start)
+        return await streams.follow(
+            request,
+            principal,
+            client,
+            "execution",
+            lambda: client.get_execution(execution_id),
+            streams.execution_feed,
+            streams.resume_position(last_event_id, after),
+            _refused,
+        )
 
     return routes

@@ -14,13 +14,14 @@ An idle stream sends the comment ``: keep-alive`` every ``api_stream_keepalive_s
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator, Hashable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Annotated, Any, Protocol
 
-from fastapi import Request
+from fastapi import Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
@@ -28,10 +29,69 @@ from models.tenant_scope import tenant_scope
 from worker.api.event_hub import Batch, Event, EventHub, Fetch
 from worker.api.problems import invalid
 from worker.client import AgentWorkerClient, EventPage, EventView, TaskNotFound
+from worker.core.errors import AgentWorkerError
 from worker.durable.event_order import Cursor
+from worker.security.principals import Principal
 
 MEDIA_TYPE = "text/event-stream"
 KEEP_ALIVE = ": keep-alive\n\n"
+
+#: ``?after=N`` of a run's ``…/events``.
+AfterEvent = Annotated[
+    int,
+    Query(
+        ge=0,
+        description="Return the events after this one (an id a read returned; 0: from the "
+        "start), in commit-safe order.",
+    ),
+]
+#: ``?after=N`` of a run's ``…/events/stream``.
+StreamAfter = Annotated[
+    int | None,
+    Query(ge=0, description="Start after this event (an id the stream sent; Last-Event-ID wins)."),
+]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+def events_body(page: EventPage) -> dict[str, Any]:
+    """A ``…/events`` answer. ``held``: committed events wait for an older transaction to
+    end, so read again, even when the run is final."""
+    events = [dataclasses.asdict(event) for event in page.events]
+    return jsonable_encoder({"events": events, "held": page.held})
+
+
+class _Run(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+async def follow(
+    request: Request,
+    principal: Principal,
+    client: AgentWorkerClient,
+    kind: str,
+    read_run: Callable[[], _Run],
+    feed: Callable[[AgentWorkerClient, uuid.UUID, uuid.UUID], Fetch],
+    position: int,
+    refused: Callable[[AgentWorkerError], Exception],
+) -> StreamingResponse:
+    """A ``…/events/stream`` answer: read the run and the cursor of the client's event in
+    the key's tenant scope (an unknown run or event is refused before the stream starts),
+    then stream its events after that cursor."""
+
+    def find() -> tuple[_Run, Cursor]:
+        with tenant_scope(principal.tenant_id, user_id=principal.user_id):
+            run = read_run()
+            return run, client.event_cursor(run.id, position)
+
+    try:
+        run, start = await asyncio.to_thread(find)
+    except AgentWorkerError as error:
+        raise refused(error) from None
+    assert principal.tenant_id is not None
+    fetch = feed(client, principal.tenant_id, run.id)
+    return event_stream(request, (kind, run.id), fetch, start)
+
 
 #: The OpenAPI description of a stream route's answer.
 RESPONSES: dict[int | str, dict[str, Any]] = {

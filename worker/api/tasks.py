@@ -4,13 +4,12 @@ scope, so another tenant's task is "not found", exactly as a missing one is."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -19,10 +18,9 @@ from models.tenant_scope import tenant_scope
 from worker.api import streams
 from worker.api.auth import require
 from worker.api.problems import invalid, not_found
-from worker.client import AgentWorkerClient, TaskNotFound, TaskView, submit_request
+from worker.client import AgentWorkerClient, TaskNotFound, submit_request
 from worker.core.contract import RunTaskRequest, describe_validation_error
 from worker.core.errors import AgentWorkerError
-from worker.durable.event_order import Cursor
 from worker.security.principals import Principal, Scope
 from worker.workflows.cancellation import NothingToCancel
 
@@ -160,14 +158,7 @@ def router() -> APIRouter:
     def task_events(
         request: Request,
         task_id: str,
-        after: Annotated[
-            int,
-            Query(
-                ge=0,
-                description="Return the events after this one (an id a read returned; 0: "
-                "from the start), in commit-safe order.",
-            ),
-        ] = 0,
+        after: streams.AfterEvent = 0,
         principal: Principal = reader,
     ) -> dict[str, Any]:
         client = _client(request, principal)
@@ -177,10 +168,7 @@ def router() -> APIRouter:
                 page = client.event_page(task_id, after=after)
             except AgentWorkerError as error:
                 raise _refused(error) from None
-        # "held": committed events wait for an older transaction to end: read again, even
-        # when the run is final.
-        events = [dataclasses.asdict(event) for event in page.events]
-        return jsonable_encoder({"events": events, "held": page.held})
+        return streams.events_body(page)
 
     @routes.get(
         "/{task_id}/events/stream",
@@ -191,32 +179,22 @@ def router() -> APIRouter:
     async def task_event_stream(
         request: Request,
         task_id: str,
-        after: Annotated[
-            int | None,
-            Query(
-                ge=0,
-                description="Start after this event (an id the stream sent; Last-Event-ID wins).",
-            ),
-        ] = None,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        after: streams.StreamAfter = None,
+        last_event_id: streams.LastEventId = None,
         principal: Principal = reader,
     ) -> StreamingResponse:
         """The task's events after ``Last-Event-ID`` (or ``after``) as they are written; an
         ``end`` event and the stream closes once the task is final."""
-        position = streams.resume_position(last_event_id, after)
         client = _client(request, principal)
-
-        def find() -> tuple[TaskView, Cursor]:
-            with tenant_scope(principal.tenant_id, user_id=principal.user_id):
-                view = client.get_task(task_id)
-                return view, client.event_cursor(view.id, position)
-
-        try:
-            view, start = await asyncio.to_thread(find)
-        except AgentWorkerError as error:
-            raise _refused(error) from None
-        assert principal.tenant_id is not None
-        fetch = streams.task_feed(client, principal.tenant_id, view.id)
-        return streams.event_stream(request, ("task", view.id), fetch, start)
+        return await streams.follow(
+            request,
+            principal,
+            client,
+            "task",
+            lambda: client.get_task(task_id),
+            streams.task_feed,
+            streams.resume_position(last_event_id, after),
+            _refused,
+        )
 
     return routes
