@@ -35,6 +35,7 @@ from worker.security.encryption import generate_key
 
 SECRET = "n0t-Th3-Passw0rd"
 SOME_ID = "6f1c2a4e-0d7b-4c1e-9a52-3f8e2b7d9c10"
+EXAMPLE_RULE = str(ROOT / "examples" / "rules" / "rerun-on-boom.yaml")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,16 @@ DATABASE_COMMANDS: dict[str, Invocation] = {
     "webhooks remove": Invocation(("webhooks", "remove", "--tenant", "acme", SOME_ID)),
     "webhooks deliveries": Invocation(("webhooks", "deliveries", "--tenant", "acme")),
     "webhooks resend": Invocation(("webhooks", "resend", "--tenant", "acme", SOME_ID)),
+    "retention run": Invocation(("retention", "run", "--dry-run")),
+    "retention policies": Invocation(("retention", "policies")),
+    "retention set": Invocation(("retention", "set", "event_logs", "--keep-days", "30")),
+    "rules list": Invocation(("rules", "list", "--tenant", "acme")),
+    "rules save": Invocation(("rules", "save", "--tenant", "acme", "--file", EXAMPLE_RULE)),
+    "rules test": Invocation(("rules", "test", "--tenant", "acme", "--file", EXAMPLE_RULE)),
+    "recommendations list": Invocation(("recommendations", "list", "--tenant", "acme")),
+    "recommendations feedback": Invocation(
+        ("recommendations", "feedback", SOME_ID, "--tenant", "acme", "--score", "4")
+    ),
 }
 
 #: Commands that never touch the database: they succeed whatever DATABASE_URL says.

@@ -5,41 +5,19 @@ shows what a rule file would have fired on among the recent events, firing nothi
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
 from worker.cli.output import as_json, table
-from worker.core.errors import AgentWorkerError
+from worker.cli.scoping import tenant_transaction
 from worker.core.settings import get_settings
 
 
 @click.group()
 def rules() -> None:
     """Automation rules: a trigger (events or a schedule) and an action."""
-
-
-@contextmanager
-def _tenant_transaction(tenant: str) -> Iterator[tuple[sa.Connection, uuid.UUID]]:
-    """One transaction on DATABASE_URL in ``tenant``'s scope; our errors: one line, exit 1."""
-    from models.db import create_sync_engine
-    from worker.core.tenants import resolve_tenant
-
-    engine = create_sync_engine(get_settings().database_url)
-    try:
-        with engine.begin() as connection:
-            yield connection, resolve_tenant(connection, tenant)
-    except AgentWorkerError as error:
-        if error.code in {"configuration", "schema_out_of_date"}:
-            raise
-        raise click.ClickException(str(error)) from error
-    finally:
-        engine.dispose()
 
 
 def _read(path: Path) -> Any:
@@ -75,7 +53,7 @@ def list_command(tenant: str, as_json_output: bool) -> None:
     """The tenant's rules and how often each has fired."""
     from worker.automation.store import list_rules
 
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         views = list_rules(connection, tenant_id)
     if as_json_output:
         click.echo(as_json(views))
@@ -111,7 +89,7 @@ def save(tenant: str, path: Path, as_json_output: bool) -> None:
     from worker.automation.store import save_rule
 
     document = _read(path)
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         saved = save_rule(connection, tenant_id, document, actor="cli")
     if as_json_output:
         click.echo(as_json(saved))
@@ -130,7 +108,7 @@ def test(tenant: str, path: Path, limit: int, as_json_output: bool) -> None:
     from worker.automation.preview import preview_rule
 
     document = _read(path)
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         preview = preview_rule(connection, get_settings(), tenant_id, document, limit=limit)
         connection.rollback()
     if as_json_output:

@@ -11,6 +11,8 @@ import click
 import sqlalchemy as sa
 
 from models.tenant_scope import tenant_scope
+from worker.core.errors import AgentWorkerError
+from worker.core.settings import get_settings
 from worker.core.tenants import UnknownTenant, resolve_tenant
 
 
@@ -28,3 +30,21 @@ def cli_tenant_scope(engine: sa.Engine, tenant: str | None) -> Iterator[uuid.UUI
         raise click.BadParameter(str(error), param_hint="--tenant") from error
     with tenant_scope(tenant_id):
         yield tenant_id
+
+
+@contextlib.contextmanager
+def tenant_transaction(tenant: str) -> Iterator[tuple[sa.Connection, uuid.UUID]]:
+    """One transaction on DATABASE_URL in ``tenant``'s scope (an id or slug); our errors
+    become one line and exit 1 (not configured, a stale schema: ``worker.cli.failures``)."""
+    from models.db import create_sync_engine
+
+    engine = create_sync_engine(get_settings().database_url)
+    try:
+        with engine.begin() as connection:
+            yield connection, resolve_tenant(connection, tenant)
+    except AgentWorkerError as error:
+        if error.code in {"configuration", "schema_out_of_date"}:
+            raise
+        raise click.ClickException(str(error)) from error
+    finally:
+        engine.dispose()

@@ -7,39 +7,18 @@ An endpoint's secret is printed once, when it is added; lists never show it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
-import sqlalchemy as sa
 
 from models import WebhookDeliveryStatus
 from worker.cli.output import as_json, table
-from worker.core.errors import AgentWorkerError
+from worker.cli.scoping import tenant_transaction
 from worker.core.settings import get_settings
 
 
 @click.group()
 def webhooks() -> None:
     """Where a tenant's events are POSTed (signed), and how each delivery went."""
-
-
-@contextmanager
-def _tenant_transaction(tenant: str) -> Iterator[tuple[sa.Connection, uuid.UUID]]:
-    """One transaction on DATABASE_URL in ``tenant``'s scope; our errors: one line, exit 1."""
-    from models.db import create_sync_engine
-    from worker.core.tenants import resolve_tenant
-
-    engine = create_sync_engine(get_settings().database_url)
-    try:
-        with engine.begin() as connection:
-            yield connection, resolve_tenant(connection, tenant)
-    except AgentWorkerError as error:
-        if error.code in {"configuration", "schema_out_of_date"}:
-            raise
-        raise click.ClickException(str(error)) from error
-    finally:
-        engine.dispose()
 
 
 def _event_types_help() -> str:
@@ -60,7 +39,7 @@ def add(
     from worker.security.encryption import SecretBox
 
     box = SecretBox.from_settings(get_settings())
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         added = add_endpoint(
             connection,
             box,
@@ -88,7 +67,7 @@ def list_command(tenant: str, as_json_output: bool) -> None:
     """The tenant's endpoints (never their secrets)."""
     from worker.notifications.endpoints import list_endpoints
 
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         views = list_endpoints(connection, tenant_id)
     if as_json_output:
         click.echo(as_json([_endpoint_fields(v) for v in views]))
@@ -122,7 +101,7 @@ def remove(tenant: str, endpoint_id: uuid.UUID) -> None:
     """Delete endpoint ENDPOINT_ID and its deliveries; nothing more is sent to it."""
     from worker.notifications.endpoints import remove_endpoint
 
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         view = remove_endpoint(connection, tenant_id, endpoint_id)
     click.echo(f"endpoint {view.endpoint_id} ({view.url}) removed")
 
@@ -143,7 +122,7 @@ def deliveries(
     """The latest deliveries, newest first: status, attempts, last response or error."""
     from worker.notifications.deliveries import list_deliveries
 
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         views = list_deliveries(
             connection,
             tenant_id,
@@ -186,7 +165,7 @@ def resend_command(tenant: str, delivery_id: uuid.UUID) -> None:
     from worker.notifications.deliveries import resend
     from worker.notifications.task_names import DELIVER_WEBHOOK
 
-    with _tenant_transaction(tenant) as (connection, tenant_id):
+    with tenant_transaction(tenant) as (connection, tenant_id):
         new_id = resend(connection, delivery_id)
     click.echo(f"delivery {new_id} queued (a new delivery of {delivery_id}'s event)")
     try:
