@@ -125,6 +125,16 @@ def test_the_run_page_of_a_finished_crew_execution_shows_one_bar_per_step(
         page.evaluate("window.notReloaded = true")
 
         stack.client.resolve_approval(approval_id, "approve", user=APPROVER, comment="go")
+        # The speaker scout's invitation email waits for a person too (a tool approval).
+        invitation = wait_until(
+            lambda: next(
+                (a for a in stack.client.approvals(tenant="acme") if a.kind.value == "tool_call"),
+                None,
+            ),
+            timeout=40,
+            failure=lambda: "the speaker scout's invitation email was never asked for",
+        )
+        stack.client.resolve_approval(invitation.id, "approve", user=APPROVER, comment="send")
         expect(status).to_have_text("completed", timeout=60_000)
 
         assert page.evaluate("window.notReloaded") is True  # redrawn in place
