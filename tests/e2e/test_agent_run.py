@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from typing import Any
 
 from models import TaskStatus
 from tests.support.agents import add_agent
 from tests.support.prometheus import scrape, value
-from tests.support.stack import Stack
+from tests.support.stack import Stack, wait_until
 from worker.ops.metrics import serve_metrics
 
 
@@ -161,11 +162,21 @@ def test_worker_logs_are_json_lines_that_carry_the_task_tenant_and_run(stack: St
         stack.client.submit(tenant="acme", agent="helper", input=f"hello {secret}")
     )
 
-    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
-    assert lines, worker.log()[-2000:]
+    def json_lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+
+    def finished_lines() -> list[dict[str, Any]] | None:
+        # The row commits before the worker logs it: on a busy machine the line comes later.
+        found = [
+            line
+            for line in json_lines()
+            if line.get("task_id") == str(task.id) and line["message"].startswith("task succeeded")
+        ]
+        return found or None
+
+    finished = wait_until(finished_lines, timeout=10, failure=lambda: worker.log()[-2000:])
+    lines = json_lines()
     mine = [line for line in lines if line.get("task_id") == str(task.id)]
-    finished = [line for line in mine if line["message"].startswith("task succeeded")]
-    assert finished, mine
     assert finished[0]["tenant_id"] == str(task.tenant_id)
     (run,) = stack.rows("SELECT id FROM agent_runs WHERE task_id = :t", t=task.id)
     assert any(line.get("agent_run_id") == str(run.id) for line in mine)
