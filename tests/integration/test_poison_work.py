@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from models import ExecutionStatus, TaskStatus
 from tests.support.agents import add_agent
@@ -134,3 +136,35 @@ def test_a_task_handed_back_on_purpose_many_times_is_not_given_up(engine: sa.Eng
             assert release_task(connection, task_id, "worker-1", TaskStatus.PENDING)
     with engine.begin() as connection:
         assert isinstance(claim_task(connection, task_id, "worker-1", 60), ClaimedTask)
+
+
+class _BrokerDown(RecordingPublisher):
+    def publish(self, name: str, kwargs: dict[str, Any], **options: Any) -> str:
+        raise KombuOperationalError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
+
+
+def test_an_advance_that_cannot_reach_the_broker_is_retried_not_failed(
+    database_url: str, engine: sa.Engine
+) -> None:
+    """A broker outage is transient, like a database outage: the message is retried (and the
+    reaper re-publishes a lost wake-up); the execution must not be failed for it."""
+    add_agent(engine, "first")
+    add_workflow(engine, "one_step", [{"key": "one", "kind": "agent", "agent": "first"}])
+    with engine.begin() as connection:
+        execution_id = start_execution(
+            connection, tenant="acme", workflow="one_step", input={}, idempotency_key=None
+        ).execution_id
+    settings = Settings(database_url=database_url, openai_base_url="http://127.0.0.1:9/v1")
+    runtime = build_runtime(settings, _BrokerDown(), concurrency=2, heartbeat=False)
+    try:
+        with pytest.raises(KombuOperationalError):
+            handle_advance_workflow(runtime, {"execution_id": str(execution_id)})
+    finally:
+        runtime.close()
+
+    execution = _row(
+        engine,
+        "SELECT status FROM ai_workflow_executions WHERE id = :i",
+        i=uuid.UUID(str(execution_id)),
+    )
+    assert execution.status != ExecutionStatus.FAILED.value

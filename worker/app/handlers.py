@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from models import ErrorSeverity, TaskStatus
 from models.tenant_scope import current_tenant
@@ -130,6 +131,10 @@ def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dic
         status = advance(runtime.engine, runtime.publisher, execution_id)
     except (sa.exc.OperationalError, sa.exc.InterfaceError):
         raise  # the database is unreachable: the task layer retries the message
+    except KombuOperationalError:
+        # The broker is unreachable (publishing the next step's message): transient too. The
+        # state is committed; the reaper re-publishes the lost wake-up once the broker is back.
+        raise
     except ExecutionNotFound:
         raise
     except Exception as error:
