@@ -9,6 +9,9 @@ Differences from seed 004, all deliberate:
 - columns named after SQL keywords or builtins keep their column names but get clearer
   attribute names: ``BoardTask.board_column`` ("column"), ``BoardTask.position`` ("order"),
   ``Commit.committed_at`` ("timestamp");
+- an interview asked by a workflow step names its execution and step
+  (``workflow_execution_id``, ``workflow_step``), so an answer wakes the right execution;
+- a prompt's ``(project_id, type, version)`` is unique: two writers cannot both make version 2;
 - seed 004's ``ai_models`` and ``system_settings`` are modelled in another module.
 """
 
@@ -19,7 +22,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Text, func, text
+from sqlalchemy import Boolean, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import (
@@ -127,6 +130,11 @@ class Interview(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         default=list, server_default=text("'[]'::jsonb")
     )
     ai_model_used: Mapped[str | None] = mapped_column(String(100))
+    #: The workflow execution whose ``interview`` step asks the questions, if any, and its step.
+    workflow_execution_id: Mapped[uuid.UUID | None] = fk(
+        "ai_workflow_executions.id", ondelete="SET NULL", nullable=True
+    )
+    workflow_step: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[InterviewStatus] = mapped_column(
         text_enum(InterviewStatus, "status"),
         default=InterviewStatus.ACTIVE,
@@ -144,6 +152,8 @@ class Prompt(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     """A composable prompt. Versions form a tree: a new version points at its ``parent``."""
 
     __tablename__ = "prompts"
+    #: Versions of one prompt type are numbered once per project.
+    __table_args__ = (UniqueConstraint("project_id", "type", "version"),)
 
     project_id: Mapped[uuid.UUID] = fk("projects.id", ondelete="CASCADE", nullable=False)
     created_from_interview_id: Mapped[uuid.UUID | None] = fk(

@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("llm", ("worker.llm",)),
     ("notifications", ("worker.notifications",)),
     ("approvals", ("worker.approvals",)),
+    ("orchestrator", ("worker.orchestrator",)),
     ("agents", ("worker.agents",)),
     ("workflows", ("worker.workflows",)),
     ("automation", ("worker.automation",)),

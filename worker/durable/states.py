@@ -24,7 +24,13 @@ from models import (
     AIWorkflowStepRun,
     Approval,
     ApprovalStatus,
+    BoardTask,
+    BoardTaskStatus,
+    ChatSession,
+    ChatSessionStatus,
     ExecutionStatus,
+    Interview,
+    InterviewStatus,
     KnowledgeSource,
     SourceStatus,
     StepRunStatus,
@@ -212,4 +218,34 @@ KNOWLEDGE_SOURCE = _machine(
         K.FAILED: {K.PENDING, K.READY},
         K.READY: set(),
     },
+)
+
+B = BoardTaskStatus
+#: Seed 004's Kanban board: a card moves one column forward (backlog may go straight to work),
+#: or back to an earlier column while it is not done (review sends it back for changes); done
+#: is final. A move within its column only reorders it (``worker.orchestrator.board``).
+BOARD_TASK = _machine(
+    "board task",
+    BoardTask.__table__,  # type: ignore[arg-type]
+    {
+        B.BACKLOG: {B.TODO, B.IN_PROGRESS},
+        B.TODO: {B.BACKLOG, B.IN_PROGRESS},
+        B.IN_PROGRESS: {B.TODO, B.REVIEW},
+        B.REVIEW: {B.IN_PROGRESS, B.TODO, B.DONE},
+        B.DONE: set(),
+    },
+)
+
+I = InterviewStatus  # noqa: E741 (one letter per machine, as above)
+INTERVIEW = _machine(
+    "interview",
+    Interview.__table__,  # type: ignore[arg-type]
+    {I.ACTIVE: {I.COMPLETED, I.CANCELLED}, I.COMPLETED: set(), I.CANCELLED: set()},
+)
+
+C = ChatSessionStatus
+CHAT_SESSION = _machine(
+    "chat session",
+    ChatSession.__table__,  # type: ignore[arg-type]
+    {C.ACTIVE: {C.COMPLETED, C.FAILED}, C.COMPLETED: set(), C.FAILED: set()},
 )
