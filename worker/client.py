@@ -52,6 +52,7 @@ from worker.durable import event_order
 from worker.durable.event_order import Cursor
 from worker.durable.publishing import CeleryPublisher, Publisher, publishing_app
 from worker.durable.tenant_lookup import tenant_of_approval
+from worker.orchestrator import InterviewState, answer_interview, load_interview
 from worker.security.principals import Principal
 from worker.security.signing import sign_kwargs as sign_kwargs  # for services that sign
 from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
@@ -307,6 +308,41 @@ class AgentWorkerClient:
                 digest=digest,
                 arguments=arguments,
             )
+
+    def answer_interview(
+        self,
+        interview_id: uuid.UUID | str,
+        answer: Any,
+        *,
+        question: int | None = None,
+        tenant: str | None = None,
+        actor: str | None = None,
+        principal: Principal | None = None,
+    ) -> InterviewState:
+        """Answer the interview's waiting question (``question``, when given, must be its
+        number) as ``actor``, through ``principal`` (default: the operator at the CLI). An
+        answer that fails the question's schema is ``InvalidAnswer`` and changes nothing."""
+        principal = principal or cli_principal()
+        with self.engine.begin() as connection:
+            self._scoped(connection, tenant)
+            answered = answer_interview(
+                connection,
+                _uuid(interview_id),
+                answer,
+                principal=principal,
+                actor=actor or principal.label,
+                question=question,
+            )
+        if answered.wake is not None:
+            answered.wake.send(self.publisher)
+        return answered.interview
+
+    def interview(
+        self, interview_id: uuid.UUID | str, *, tenant: str | None = None
+    ) -> InterviewState:
+        with self.engine.begin() as connection:
+            self._scoped(connection, tenant)
+            return load_interview(connection, _uuid(interview_id))
 
     def cancel(
         self,

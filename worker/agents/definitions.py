@@ -10,7 +10,7 @@ import jsonschema
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from models import AgentStatus, AIAgent
+from models import AgentStatus, AIAgent, ModelUsageType
 from worker.approvals.quorum import QuorumPolicy
 from worker.core.contract import describe_validation_error
 from worker.core.errors import AgentWorkerError
@@ -32,6 +32,9 @@ class AgentConfiguration(BaseModel):
 
     model: str | None = None
     provider: str | None = Field(default=None, description="An ai_models name to call through.")
+    #: Without a ``provider``, the tenant's active ai_models row of this usage type is called
+    #: (else its ``general`` row, else the environment's endpoint).
+    usage: ModelUsageType = ModelUsageType.TASK_EXECUTION
     system_prompt: str = "You are a helpful assistant."
     tools: tuple[str, ...] = ()
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None

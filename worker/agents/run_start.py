@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models import AgentRun, AgentRunStatus, EventType, ModelUsageType
+from models import AgentRun, AgentRunStatus, EventType
 from worker.agents.definitions import AgentDefinition, find_agent, load_agent
 from worker.agents.loop import initial_messages
 from worker.agents.model_versions import record_model_version
@@ -44,12 +44,12 @@ def start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connecti
         ),
     )
     provider, provider_model = runtime.definitions.get(
-        ("provider", task.tenant_id, agent.configuration.provider),
+        ("provider", task.tenant_id, agent.configuration.provider, agent.configuration.usage),
         lambda: resolve_provider(
             connection,
             settings,
             task.tenant_id,
-            usage=ModelUsageType.TASK_EXECUTION,
+            usage=agent.configuration.usage,
             named=agent.configuration.provider,
         ),
     )

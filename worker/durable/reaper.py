@@ -23,6 +23,8 @@ from models import (
     ApprovalStatus,
     EventType,
     ExecutionStatus,
+    Interview,
+    InterviewStatus,
     StepRunStatus,
     Task,
     TaskStatus,
@@ -38,6 +40,7 @@ _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__
 _step_runs = AIWorkflowStepRun.__table__
 _approvals = Approval.__table__
+_interviews = Interview.__table__
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,18 @@ def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.Colum
             _approvals.c.decided_at < now - lost_wake,
         )
     )
+    # An interview step waits like a gate: a question answered and never acted on.
+    answered_interview = sa.exists(
+        sa.select(1)
+        .select_from(_interviews)
+        .where(
+            _interviews.c.workflow_execution_id == _executions.c.id,
+            _interviews.c.workflow_step == _executions.c.current_step,
+            _interviews.c.status == InterviewStatus.ACTIVE,
+            _interviews.c.conversation_data.op("->")(-1).op("->>")("role") == "user",
+            _interviews.c.updated_at < now - lost_wake,
+        )
+    )
     # A parallel step's branches are step runs of their own: any ended branch counts.
     ended_task = sa.exists(
         sa.select(1)
@@ -210,7 +225,11 @@ def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.Colum
     )
     return sa.or_(
         sa.and_(_executions.c.status == ExecutionStatus.PENDING, quiet),
-        sa.and_(_executions.c.status == ExecutionStatus.AWAITING_APPROVAL, quiet, decided_gate),
+        sa.and_(
+            _executions.c.status == ExecutionStatus.AWAITING_APPROVAL,
+            quiet,
+            sa.or_(decided_gate, answered_interview),
+        ),
         sa.and_(_executions.c.status == ExecutionStatus.RUNNING, quiet, ended_task),
         sa.and_(
             _executions.c.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING]),

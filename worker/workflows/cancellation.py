@@ -17,8 +17,13 @@ from models import (
     AgentRunStatus,
     AIWorkflowExecution,
     AIWorkflowStepRun,
+    BoardTask,
+    ChatSession,
+    ChatSessionStatus,
     EventType,
     ExecutionStatus,
+    Interview,
+    InterviewStatus,
     StepRunStatus,
     Task,
     TaskStatus,
@@ -28,12 +33,22 @@ from worker.core.contract import ADVANCE_WORKFLOW
 from worker.core.errors import AgentWorkerError
 from worker.durable import records
 from worker.durable.publishing import Publisher, Wake
-from worker.durable.states import AGENT_RUN, EXECUTION, STEP_RUN, TASK
+from worker.durable.states import (
+    AGENT_RUN,
+    CHAT_SESSION,
+    EXECUTION,
+    INTERVIEW,
+    STEP_RUN,
+    TASK,
+)
 from worker.workflows.catalog import ExecutionNotFound
 
 _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__
 _step_runs = AIWorkflowStepRun.__table__
+_interviews = Interview.__table__
+_sessions = ChatSession.__table__
+_cards = BoardTask.__table__
 
 
 class NothingToCancel(AgentWorkerError):
@@ -200,4 +215,21 @@ def stop_work(connection: sa.Connection, execution_id: uuid.UUID, reason: str) -
         where=[_step_runs.c.execution_id == execution_id],
         sources=[StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.AWAITING_APPROVAL],
         values={"finished_at": sa.func.now()},
+    )
+    # Seed 004's rows it was driving: its interview stops asking, its cards' chats end.
+    INTERVIEW.apply_all(
+        connection,
+        InterviewStatus.CANCELLED,
+        where=[_interviews.c.workflow_execution_id == execution_id],
+    )
+    CHAT_SESSION.apply_all(
+        connection,
+        ChatSessionStatus.FAILED,
+        where=[
+            _sessions.c.board_task_id.in_(
+                sa.select(_cards.c.id)
+                .join(_tasks, _tasks.c.id == _cards.c.orchestration_task_id)
+                .where(_tasks.c.workflow_execution_id == execution_id)
+            )
+        ],
     )

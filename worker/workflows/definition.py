@@ -9,7 +9,13 @@ Steps run in order unless a policy or a condition jumps to a named step:
   ``on_reject`` / ``on_timeout``: ``fail``, ``skip`` or ``goto:<step key>``;
 - ``parallel``: agent ``branches`` that run at once; the step ends when all have finished;
 - ``condition``: branch on an earlier output: ``if`` (a template) ``equals`` / ``contains`` /
-  ``exists``, then ``goto`` the ``then`` or ``else`` step (or continue with the next step).
+  ``exists``, then ``goto`` the ``then`` or ``else`` step (or continue with the next step);
+- ``interview``: ask a person about a seed 004 project and wait for each answer (holding no
+  worker), each checked against ``answer_schema``; an ``agent`` writes the next question from
+  the conversation so far, up to ``max_questions``;
+- ``board``: work a project's backlog cards: an ``agent`` per card in its chat session
+  (backlog → in progress → review), then the ``committer``'s Conventional Commit, written once
+  an approver accepts it (review → done).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
+import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from models import MembershipRole
@@ -78,8 +85,79 @@ class ConditionStep(_Step):
     else_: Annotated[StepKey | None, Field(alias="else")] = None
 
 
+ProjectRef = Annotated[Any, Field(description="Template for the seed 004 project's id.")]
+
+
+class InterviewStep(_Step):
+    kind: Literal["interview"] = "interview"
+    project: ProjectRef = "{{ input.project_id }}"
+    question: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=2000,
+            description="The first question (default: the orchestrator.interview."
+            "first_question setting).",
+        ),
+    ] = None
+    answer_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema every answer must meet (default: some text)."
+    )
+    agent: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=100,
+            description="Writes each next question from the conversation so far; it answers "
+            "DONE when it has enough. None: the first question is the only one.",
+        ),
+    ] = None
+    max_questions: Annotated[int | None, Field(default=None, ge=1, le=50)] = None
+
+    @model_validator(mode="after")
+    def _schema_is_a_json_schema(self) -> InterviewStep:
+        if self.answer_schema is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(self.answer_schema)
+            except jsonschema.SchemaError as error:
+                raise ValueError(
+                    f"answer_schema of step '{self.key}' is not a valid JSON Schema: "
+                    f"{error.message}"
+                ) from None
+        return self
+
+
+class BoardStep(_Step):
+    kind: Literal["board"] = "board"
+    project: ProjectRef = "{{ input.project_id }}"
+    agent: Annotated[
+        str, Field(min_length=1, max_length=100, description="Works each card in its chat.")
+    ]
+    committer: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            description="Proposes each reviewed card's commit; an approver accepts it first.",
+        ),
+    ]
+    cards: Annotated[
+        int | None,
+        Field(
+            default=None,
+            ge=1,
+            le=50,
+            description="Cards of the backlog to take, in board order (default: the "
+            "orchestrator.board.cards_per_run setting).",
+        ),
+    ] = None
+
+
 Step = Annotated[
-    AgentStep | ApprovalStep | ParallelStep | ConditionStep, Field(discriminator="kind")
+    AgentStep | ApprovalStep | ParallelStep | ConditionStep | InterviewStep | BoardStep,
+    Field(discriminator="kind"),
 ]
 
 
@@ -110,7 +188,9 @@ class WorkflowDefinition(BaseModel):
         raise InvalidWorkflow(f"no step '{key}' in this workflow")
 
     def agents(self) -> set[str]:
-        names = {s.agent for s in self.steps if isinstance(s, AgentStep)}
+        names = {s.agent for s in self.steps if isinstance(s, AgentStep | BoardStep)}
+        names |= {s.committer for s in self.steps if isinstance(s, BoardStep)}
+        names |= {s.agent for s in self.steps if isinstance(s, InterviewStep) and s.agent}
         names |= {b.agent for s in self.steps if isinstance(s, ParallelStep) for b in s.branches}
         return names
 

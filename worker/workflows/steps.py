@@ -4,7 +4,8 @@ An agent step becomes a task of its own (published after commit) and completes w
 does; an approval step requests an approval and waits, holding no worker, then applies its
 ``on_reject`` / ``on_timeout`` policy; a parallel step runs its branches as agent steps and
 joins when the last one ends; a condition records which way it went, so a replay goes the
-same way. Each reads its step run first, so a message delivered twice moves nothing twice.
+same way; an interview (``interview_step``) and a board (``board_step``) drive seed 004's
+pipeline. Each reads its step run first, so a message delivered twice moves nothing twice.
 """
 
 from __future__ import annotations
@@ -24,21 +25,22 @@ from models import (
     Task,
     TaskStatus,
 )
-from worker.agents.definitions import find_agent
 from worker.approvals.requests import request_approval
-from worker.core.contract import RUN_TASK
 from worker.core.errors import AgentWorkerError
-from worker.durable.publishing import Wake
-from worker.durable.rows import insert_once
 from worker.workflows.advancing import Advance, Fail, Goto, StepOutcome, Wait
+from worker.workflows.board_step import board_step
 from worker.workflows.definition import (
     AgentStep,
     ApprovalStep,
+    BoardStep,
     ConditionStep,
+    InterviewStep,
     ParallelStep,
     condition_holds,
     render,
 )
+from worker.workflows.interview_step import interview_step
+from worker.workflows.step_tasks import create_step_task
 
 _step_runs = AIWorkflowStepRun.__table__
 _tasks = Task.__table__
@@ -55,6 +57,10 @@ def run_step(state: Advance, step: Any) -> StepOutcome:
         return _parallel_step(state, step)
     if isinstance(step, ConditionStep):
         return _condition_step(state, step)
+    if isinstance(step, InterviewStep):
+        return interview_step(state, step)
+    if isinstance(step, BoardStep):
+        return board_step(state, step)
     raise AgentWorkerError(f"unknown step kind in {step!r}")
 
 
@@ -98,33 +104,7 @@ def _agent_step(state: Advance, step: AgentStep, next_after: str) -> StepOutcome
 
 
 def _create_step_task(state: Advance, step: AgentStep) -> uuid.UUID:
-    """The step's task, once per (execution, step, attempt) by its idempotency key; woken
-    after commit."""
-    execution = state.execution
-    agent = find_agent(state.connection, execution.tenant_id, step.agent)
-    attempt = state.step_runs[step.key].attempt
-    key = f"workflow:{execution.id}:{step.key}" + (f":{attempt}" if attempt > 1 else "")
-    value = render(step.input, state.context())
-    text = value if isinstance(value, str) else None
-    task_id: uuid.UUID = insert_once(
-        state.connection,
-        _tasks,  # type: ignore[arg-type]
-        {
-            "tenant_id": execution.tenant_id,
-            "agent_id": agent.id,
-            "agent_name": agent.name,
-            "title": f"{step.key} ({step.agent})",
-            "input_prompt": text,
-            "input_payload": {"input": value},
-            "workflow_execution_id": execution.id,
-            "workflow_step": step.key,
-            "idempotency_key": key,
-            "queue": "agents",
-        },
-        key=["tenant_id", "idempotency_key"],
-    ).row.id
-    state.wakes.append(Wake(RUN_TASK, {"task_id": str(task_id)}))
-    return task_id
+    return create_step_task(state, step.key, step.agent, render(step.input, state.context()))
 
 
 def _approval_step(state: Advance, step: ApprovalStep) -> StepOutcome:

@@ -29,13 +29,14 @@ from models import (
 from worker.agents.knowledge import embedder_for, search
 from worker.agents.tools.events import event_for as _event_for
 from worker.agents.tools.outputs import OUTPUT_TOOLS
+from worker.agents.tools.pipeline import PIPELINE_TOOLS
 from worker.agents.tools.registry import ToolRegistry
 from worker.agents.tools.specs import ToolContext
 
 
 def builtin_tools() -> ToolRegistry:
     registry = ToolRegistry()
-    for function, options in (*_TOOLS, *OUTPUT_TOOLS):
+    for function, options in (*_TOOLS, *OUTPUT_TOOLS, *PIPELINE_TOOLS):
         registry.tool(**options)(function)
     return registry
 
