@@ -13,13 +13,14 @@ import uuid
 import sqlalchemy as sa
 
 from models import ExecutionStatus
-from tests.support.agents import add_agent
+from tests.support.agents import add_agent, ensure_tenant
 from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
 from tests.support.workflows import add_workflow, approval_gate
 from worker.approvals import cli_principal, resolve
 from worker.durable.leases import claim_task
 from worker.durable.reaper import reap
+from worker.orchestrator import answer_interview
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
 
@@ -46,13 +47,15 @@ def _age(engine: sa.Engine, table: str, column: str, seconds: int) -> None:
         )
 
 
-def _started(engine: sa.Engine, steps: list[dict[str, object]]) -> uuid.UUID:
+def _started(
+    engine: sa.Engine, steps: list[dict[str, object]], input: dict[str, object] | None = None
+) -> uuid.UUID:
     add_agent(engine, "writer")
     add_member(engine, "acme", APPROVER, "approver")
     add_workflow(engine, "flow", steps)
     with engine.begin() as connection:
         execution_id = start_execution(
-            connection, tenant="acme", workflow="flow", input={}, idempotency_key=None
+            connection, tenant="acme", workflow="flow", input=input or {}, idempotency_key=None
         ).execution_id
     advance(engine, RecordingPublisher(), execution_id)
     return execution_id
@@ -149,3 +152,51 @@ def test_an_execution_whose_first_advance_was_never_published_starts_within_the_
     assert _advances(publisher) == [str(execution_id)]
     _reap(engine, publisher)
     assert _advances(publisher) == [str(execution_id)], "published again at once"
+
+
+def _interviewing(engine: sa.Engine) -> tuple[uuid.UUID, uuid.UUID]:
+    tenant_id = ensure_tenant(engine)
+    with engine.begin() as connection:
+        project_id = connection.execute(
+            sa.text("INSERT INTO projects (tenant_id, name) VALUES (:t, 'p') RETURNING id"),
+            {"t": tenant_id},
+        ).scalar_one()
+    execution_id = _started(
+        engine,
+        [
+            {"key": "ask", "kind": "interview", "question": "What for?"},
+            {"key": "after", "kind": "agent", "agent": "writer"},
+        ],
+        input={"project_id": str(project_id)},
+    )
+    with engine.connect() as connection:
+        interview_id = connection.execute(sa.text("SELECT id FROM interviews")).scalar_one()
+    return execution_id, interview_id
+
+
+def test_an_answered_interview_whose_wake_up_was_lost_is_advanced_within_the_grace(
+    engine: sa.Engine,
+) -> None:
+    execution_id, interview_id = _interviewing(engine)
+    with engine.begin() as connection:  # answered; its wake is lost
+        answer_interview(connection, interview_id, "selling bikes", principal=None, actor="pat")
+
+    publisher = RecordingPublisher()
+    _reap(engine, publisher)
+    assert _advances(publisher) == [], "woken before the wake-up had a chance to arrive"
+
+    _age(engine, "interviews", "updated_at", 30)
+    _age(engine, "ai_workflow_executions", "updated_at", 30)
+    _reap(engine, publisher)
+    assert _advances(publisher) == [str(execution_id)]
+    assert advance(engine, publisher, execution_id) == ExecutionStatus.RUNNING.value
+
+
+def test_an_interview_waiting_for_its_answer_is_not_woken(engine: sa.Engine) -> None:
+    _interviewing(engine)
+    _age(engine, "interviews", "updated_at", 3600)
+    _age(engine, "ai_workflow_executions", "updated_at", 3600)
+
+    publisher = RecordingPublisher()
+    _reap(engine, publisher)
+    assert publisher.sent == [], "an execution waiting for a person was re-published"
