@@ -126,6 +126,12 @@ DATABASE_COMMANDS: dict[str, Invocation] = {
     "recommendations feedback": Invocation(
         ("recommendations", "feedback", SOME_ID, "--tenant", "acme", "--score", "4")
     ),
+    "pipeline install": Invocation(("pipeline", "install", "--tenant", "acme")),
+    "pipeline start": Invocation(("pipeline", "start", "--tenant", "acme", "--project", "p")),
+    "interviews list": Invocation(("interviews", "list", "--tenant", "acme")),
+    "interviews show": Invocation(("interviews", "show", SOME_ID, "--tenant", "acme")),
+    "interviews answer": Invocation(("interviews", "answer", SOME_ID, "yes", "--tenant", "acme")),
+    "board show": Invocation(("board", "show", "--tenant", "acme", "--project", "p")),
 }
 
 #: Commands that never touch the database: they succeed whatever DATABASE_URL says.

@@ -43,6 +43,9 @@ COMMANDS = {
     "rules": "worker.cli.rules:rules",
     "retention": "worker.cli.retention:retention",
     "recommendations": "worker.cli.recommendations:recommendations",
+    "pipeline": "worker.cli.pipeline:pipeline",
+    "interviews": "worker.cli.pipeline:interviews",
+    "board": "worker.cli.pipeline:board",
 }
 
 
