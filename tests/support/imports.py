@@ -37,7 +37,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 #: modules may import them.
 DEV = "worker.dev"
 DEV_MAY_IMPORT = ("worker.core", DEV)
-MAY_IMPORT_DEV = ("worker.cli.dev", "worker.cli.demo", "worker.cli.demo_approver")
+MAY_IMPORT_DEV = (
+    "worker.cli.dev",
+    "worker.cli.demo",
+    "worker.cli.demo_approver",
+    "worker.cli.demo_pipeline",
+)
 #: Package roots that hold nothing but a docstring.
 ROOTS = ("worker", "tasks")
 

@@ -14,8 +14,6 @@ shuts everything down.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +26,8 @@ from models.db import create_sync_engine, sync_session_factory
 from worker.agents.knowledge import ingest
 from worker.app import create_app
 from worker.cli.demo_approver import demo_approver_sign_in
+from worker.cli.demo_output import run_cli, step
+from worker.cli.demo_pipeline import run_pipeline
 from worker.cli.output import table
 from worker.cli.tasks import describe, follow
 from worker.cli.workflows import describe_execution, follow_execution
@@ -59,10 +59,6 @@ BRIEF_DOCUMENT = (
 ).format(**{**DEMO_EVENT_BRIEF, "themes": ", ".join(DEMO_EVENT_BRIEF["themes"])})
 
 
-def _step(text: str) -> None:
-    click.echo(click.style(f"==> {text}", bold=True))
-
-
 @click.command()
 @click.option("--keep", is_flag=True, help="Keep the demo's data directory afterwards.")
 @click.option(
@@ -75,13 +71,13 @@ def _step(text: str) -> None:
 def demo(keep: bool, decide_in_inbox: bool) -> None:
     """Run one agent job end to end on embedded services, then shut everything down."""
     data_dir = Path(tempfile.mkdtemp(prefix="agentworker-demo-"))
-    _step("starting services")
+    step("starting services")
     with local_services(data_dir, persistent=False) as services:
         for line in services.started or ["(all services from the environment)"]:
             click.echo(f"    {line}")
         settings = Settings.from_env(services.worker_env())
 
-        _step("migrating and seeding")
+        step("migrating and seeding")
         schema.upgrade(services.database_url)
         engine = create_sync_engine(services.database_url)
         with sync_session_factory(engine)() as session:
@@ -99,7 +95,7 @@ def demo(keep: bool, decide_in_inbox: bool) -> None:
         gateway.close()
         click.echo(f"    knowledge base: the event brief in {result.chunks} chunk(s)")
 
-        _step("starting a worker (threads pool)")
+        step("starting a worker (threads pool)")
         log_path = data_dir / "worker.log"
         worker = start_worker_process(services.worker_env(), log_path, concurrency=8)
         api_log = data_dir / "api.log"
@@ -111,8 +107,9 @@ def demo(keep: bool, decide_in_inbox: bool) -> None:
             click.echo(f"    ready (logs: {log_path}, {api_log})")
             _run_job(app, engine, settings)
             _run_workflow(app, engine, settings, services.worker_env(), api, decide_in_inbox)
+            run_pipeline(app, engine, settings, services.worker_env())
         finally:
-            _step("shutting down")
+            step("shutting down")
             stop_process(api.process)
             stop_process(worker)
             engine.dispose()
@@ -125,19 +122,19 @@ def demo(keep: bool, decide_in_inbox: bool) -> None:
 
 def _run_job(app: object, engine: sa.Engine, settings: Settings) -> None:
     payload = {"tenant": DEMO_TENANT_SLUG, "agent": "assistant", "input": QUESTION}
-    _step("submitting through the public contract")
+    step("submitting through the public contract")
     click.echo(f'    send_task("agents.run_task", kwargs={payload}, queue="agents")')
     message = app.send_task("agents.run_task", kwargs=payload, queue="agents")  # type: ignore[attr-defined]
     client = AgentWorkerClient(engine, CeleryPublisher(app), settings, tenant=DEMO_TENANT_SLUG)
     task_id = _task_for_message(engine, message.id)
 
-    _step(f"events of task {task_id}, live")
+    step(f"events of task {task_id}, live")
     started = time.monotonic()
     task = follow(client, task_id, timeout=120)
-    _step(f"result ({time.monotonic() - started:.2f}s)")
+    step(f"result ({time.monotonic() - started:.2f}s)")
     click.echo(describe(task))
 
-    _step("rows written for this task")
+    step("rows written for this task")
     counts = _rows_written(engine, task_id)
     click.echo(table(list(counts.items()), ["table", "rows"]))
     if task.error:
@@ -159,7 +156,7 @@ def _run_workflow(
         "workflow": "conference_planning_crew",
         "input": {"brief": BRIEF_DOCUMENT, "event_id": str(event_id)},
     }
-    _step("starting the Conference Planning Crew workflow")
+    step("starting the Conference Planning Crew workflow")
     click.echo(
         '    send_task("workflows.start", kwargs={"tenant": "acme", "workflow": '
         '"conference_planning_crew", "input": {...}}, queue="workflows")'
@@ -171,18 +168,18 @@ def _run_workflow(
     if view.status.value == "failed":
         raise click.ClickException(f"the workflow failed: {view.error}")
 
-    _step("it waits for a person (no worker slot is held); the approver's queue:")
-    _cli(env, "approvals", "list", "--tenant", DEMO_TENANT_SLUG)
+    step("it waits for a person (no worker slot is held); the approver's queue:")
+    run_cli(env, "approvals", "list", "--tenant", DEMO_TENANT_SLUG)
     approval_id = client.approvals(tenant=DEMO_TENANT_SLUG)[0].id
     email, password = demo_approver_sign_in(engine)
-    _step("the approvers' inbox shows it too:")
+    step("the approvers' inbox shows it too:")
     click.echo(f"    {api.url}/inbox/approvals/{approval_id}")
     click.echo(f"    (sign in as {email}, password {password})")
     if decide_in_inbox:
-        _step("waiting for your decision in the inbox (Ctrl-C stops the demo)")
+        step("waiting for your decision in the inbox (Ctrl-C stops the demo)")
     else:
-        _step("approving it through the CLI")
-        _cli(
+        step("approving it through the CLI")
+        run_cli(
             env,
             "approvals",
             "approve",
@@ -193,12 +190,14 @@ def _run_workflow(
             "Shortlist looks good",
         )
     invitation = _pending_tool_approval(client, timeout=24 * 3600 if decide_in_inbox else 60)
-    _step("the speaker scout's invitation email waits for approval too (nothing is sent before):")
-    _cli(env, "approvals", "show", str(invitation))
+    step("the speaker scout's invitation email waits for approval too (nothing is sent before):")
+    run_cli(env, "approvals", "show", str(invitation))
     if decide_in_inbox:
         click.echo(f"    {api.url}/inbox/approvals/{invitation}")
     else:
-        _cli(env, "approvals", "approve", str(invitation), "--user", email, "--comment", "Send it")
+        run_cli(
+            env, "approvals", "approve", str(invitation), "--user", email, "--comment", "Send it"
+        )
     view, _ = follow_execution(
         client,
         execution_id,
@@ -206,9 +205,9 @@ def _run_workflow(
         after=last,
         timeout=24 * 3600 if decide_in_inbox else 120,
     )
-    _step(f"workflow {view.status.value}")
+    step(f"workflow {view.status.value}")
     click.echo(describe_execution(view))
-    _step("rows the crew wrote for the event")
+    step("rows the crew wrote for the event")
     with engine.connect() as connection:
         counts = [
             (
@@ -253,21 +252,6 @@ def _execution_for(engine: sa.Engine, timeout: float = 30) -> str:
             return str(found)
         time.sleep(0.1)
     raise click.ClickException(f"the worker did not start the workflow in {timeout}s")
-
-
-def _cli(env: dict[str, str], *args: str) -> None:
-    click.echo(click.style(f"    $ agentworker {' '.join(args)}", dim=True))
-    done = subprocess.run(
-        [sys.executable, "-c", "from worker.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    for line in (done.stdout + done.stderr).rstrip().splitlines():
-        click.echo(f"    {line}")
-    if done.returncode != 0:
-        raise click.ClickException(f"agentworker {args[0]} {args[1]} failed")
 
 
 def _task_for_message(engine: sa.Engine, message_id: str, timeout: float = 30) -> str:

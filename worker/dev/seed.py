@@ -18,6 +18,9 @@ from models import (
     AIWorkflowVersion,
     Event,
     MembershipRole,
+    Project,
+    Prompt,
+    SystemSetting,
     Tenant,
     TenantMembership,
     User,
@@ -28,6 +31,8 @@ from models.tenant_scope import scope_transaction
 
 DEMO_TENANT_SLUG = "acme"
 DEMO_MODEL = "gpt-4o-mini"
+#: Seed 004's demo project, which the pipeline interviews about.
+DEMO_PROJECT = "Bike shop"
 
 #: The approver ``agentworker dev`` and the demo sign in to the inbox with.
 DEMO_APPROVER_EMAIL = "adam.approver@acme.example"
@@ -240,5 +245,36 @@ def seed_demo(session: Session) -> SeedSummary:
         },
         created,
     )
+    _seed_orchestrator(session, tenant.id, created)
     session.commit()
     return SeedSummary(tenant_slug=tenant.slug, created=created)
+
+
+def _seed_orchestrator(session: Session, tenant_id: Any, created: dict[str, int]) -> None:
+    """Seed 004's side: a project with a reusable conventions prompt, and the tenant's
+    setting that its interviews ask two questions at most."""
+    project = _get_or_create(
+        session,
+        Project,
+        {"tenant_id": tenant_id, "name": DEMO_PROJECT},
+        {"description": "A web shop for second-hand bikes, run by Acme's events team."},
+        created,
+    )
+    _get_or_create(
+        session,
+        Prompt,
+        {"project_id": project.id, "type": "conventions", "version": 1},
+        {
+            "tenant_id": tenant_id,
+            "content": "Follow the team's conventions: tests first, small modules, typed code.",
+            "is_reusable": True,
+        },
+        created,
+    )
+    _get_or_create(
+        session,
+        SystemSetting,
+        {"tenant_id": tenant_id, "key": "orchestrator.interview.max_questions"},
+        {"value": 2, "description": "the demo's interviews ask two questions"},
+        created,
+    )
