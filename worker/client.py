@@ -52,7 +52,7 @@ from worker.durable import event_order
 from worker.durable.event_order import Cursor
 from worker.durable.publishing import CeleryPublisher, Publisher, publishing_app
 from worker.durable.tenant_lookup import tenant_of_approval
-from worker.orchestrator import InterviewState, answer_interview, load_interview
+from worker.orchestrator import InterviewState, NotFound, answer_interview, load_interview
 from worker.security.principals import Principal
 from worker.security.signing import sign_kwargs as sign_kwargs  # for services that sign
 from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
@@ -327,7 +327,7 @@ class AgentWorkerClient:
             self._scoped(connection, tenant)
             answered = answer_interview(
                 connection,
-                _uuid(interview_id),
+                _interview_uuid(interview_id),
                 answer,
                 principal=principal,
                 actor=actor or principal.label,
@@ -342,7 +342,7 @@ class AgentWorkerClient:
     ) -> InterviewState:
         with self.engine.begin() as connection:
             self._scoped(connection, tenant)
-            return load_interview(connection, _uuid(interview_id))
+            return load_interview(connection, _interview_uuid(interview_id))
 
     def cancel(
         self,
@@ -543,3 +543,15 @@ def _uuid(value: uuid.UUID | str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise TaskNotFound(f"'{value}' is not a task id (a UUID)") from None
+
+
+def _interview_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(
+            f"'{value}' is not an interview id (a UUID); list them with "
+            "`agentworker interviews list --tenant T`"
+        ) from None

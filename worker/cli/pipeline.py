@@ -128,9 +128,13 @@ def list_(tenant: str, everything: bool, as_json_output: bool) -> None:
 @click.option("--tenant", required=True, help="Tenant id or slug.")
 def show(interview_id: str, tenant: str) -> None:
     """The conversation so far and the question waiting, with its answer schema."""
+    from worker.orchestrator import OrchestratorError
+
     client = _client(tenant)
     try:
         state = client.interview(interview_id, tenant=tenant)
+    except OrchestratorError as error:
+        raise click.ClickException(str(error)) from error
     finally:
         client.close()
     click.echo(f"interview {state.id}: {state.status.value}")
