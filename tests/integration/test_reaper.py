@@ -20,7 +20,7 @@ from tests.support.workflows import add_workflow, approval_gate
 from worker.approvals import cli_principal, resolve
 from worker.durable.leases import claim_task
 from worker.durable.reaper import reap
-from worker.orchestrator import answer_interview
+from worker.orchestrator import add_card, answer_interview
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
 
@@ -200,3 +200,40 @@ def test_an_interview_waiting_for_its_answer_is_not_woken(engine: sa.Engine) -> 
     publisher = RecordingPublisher()
     _reap(engine, publisher)
     assert publisher.sent == [], "an execution waiting for a person was re-published"
+
+
+def test_a_board_card_whose_task_ended_without_its_wake_up_is_advanced_within_the_grace(
+    engine: sa.Engine,
+) -> None:
+    tenant_id = ensure_tenant(engine)
+    add_agent(engine, "committer")
+    with engine.begin() as connection:
+        project_id = connection.execute(
+            sa.text("INSERT INTO projects (tenant_id, name) VALUES (:t, 'p') RETURNING id"),
+            {"t": tenant_id},
+        ).scalar_one()
+        add_card(connection, tenant_id=tenant_id, project_id=project_id, title="card")
+    execution_id = _started(
+        engine,
+        [{"key": "build", "kind": "board", "agent": "writer", "committer": "committer"}],
+        input={"project_id": str(project_id)},
+    )
+    _age(engine, "ai_workflow_executions", "updated_at", 60)
+    with engine.begin() as connection:  # the card's task ends; its wake is lost
+        connection.execute(
+            sa.text(
+                "UPDATE tasks SET status = 'SUCCEEDED', result = '{\"output\": \"x\"}', "
+                "finished_at = now() - interval '30 s'"
+            )
+        )
+
+    publisher = RecordingPublisher()
+    _reap(engine, publisher)
+    assert _advances(publisher) == [str(execution_id)]
+    advance(engine, publisher, execution_id)
+    with engine.connect() as connection:
+        status = connection.execute(sa.text("SELECT status FROM board_tasks")).scalar_one()
+    assert status == "review"
+    _age(engine, "ai_workflow_executions", "updated_at", 25)
+    _reap(engine, publisher)
+    assert _advances(publisher) == [str(execution_id)], "woken again for a task it has seen"

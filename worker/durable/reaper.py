@@ -223,6 +223,16 @@ def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.Colum
             _tasks.c.finished_at < now - lost_wake,
         )
     )
+    # A step may give tasks that are not its run's own (a board step's cards): any task of
+    # the execution that ended after the execution last moved counts.
+    ended_since_moved = sa.exists(
+        sa.select(1).where(
+            _tasks.c.workflow_execution_id == _executions.c.id,
+            _tasks.c.status.in_(list(TASK.terminal)),
+            _tasks.c.finished_at < now - lost_wake,
+            _tasks.c.finished_at > _executions.c.updated_at,
+        )
+    )
     return sa.or_(
         sa.and_(_executions.c.status == ExecutionStatus.PENDING, quiet),
         sa.and_(
@@ -230,7 +240,11 @@ def _stranded_execution(idle_after: timedelta, lost_wake: timedelta) -> sa.Colum
             quiet,
             sa.or_(decided_gate, answered_interview),
         ),
-        sa.and_(_executions.c.status == ExecutionStatus.RUNNING, quiet, ended_task),
+        sa.and_(
+            _executions.c.status == ExecutionStatus.RUNNING,
+            quiet,
+            sa.or_(ended_task, ended_since_moved),
+        ),
         sa.and_(
             _executions.c.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING]),
             _executions.c.updated_at < now - idle_after,
