@@ -223,3 +223,16 @@ def test_the_next_question_is_read_from_text_or_a_structured_output(output, ques
 def _rows(engine: sa.Engine, sql: str) -> list[Any]:
     with engine.connect() as connection:
         return list(connection.execute(sa.text(sql)).all())
+
+
+def test_another_tenants_project_is_no_project(engine, project_id) -> None:
+    other = ensure_tenant(engine, "globex")
+    with engine.begin() as connection:
+        foreign = connection.execute(
+            sa.text("INSERT INTO projects (tenant_id, name) VALUES (:t, 'theirs') RETURNING id"),
+            {"t": other},
+        ).scalar_one()
+    execution_id = _start(engine, [{"key": "ask", "kind": "interview"}], foreign)
+    status = _one(engine, "SELECT status FROM ai_workflow_executions WHERE id = :e", e=execution_id)
+    assert status.status == "failed"
+    assert _rows(engine, "SELECT id FROM interviews") == []

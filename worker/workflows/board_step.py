@@ -34,7 +34,7 @@ from worker.durable.states import CHAT_SESSION
 from worker.orchestrator import Card, cards_of, compose, load_card, move_card, setting
 from worker.workflows.advancing import Advance, Fail, Goto, StepOutcome, Wait
 from worker.workflows.definition import BoardStep
-from worker.workflows.interview_step import project_of
+from worker.workflows.interview_step import no_project, project_of
 from worker.workflows.step_tasks import create_step_task
 
 _tasks = Task.__table__
@@ -85,10 +85,7 @@ def board_step(state: Advance, step: BoardStep) -> StepOutcome:
 def _take_cards(state: Advance, step: BoardStep) -> StepOutcome:
     project_id = project_of(state, step.project)
     if project_id is None:
-        reason = (
-            f"step '{step.key}' names no project: its 'project' template must give the id of "
-            "one of the tenant's projects"
-        )
+        reason = no_project(step.key)
         state.transition(step.key, StepRunStatus.FAILED, error=reason, finished_at=sa.func.now())
         return Fail(reason)
     count = step.cards or int(

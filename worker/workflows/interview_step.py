@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models import AgentRun, InterviewStatus, StepRunStatus, Task, TaskStatus
+from models import AgentRun, InterviewStatus, Project, StepRunStatus, Task, TaskStatus
 from worker.orchestrator import TEXT_ANSWER, InterviewState, load_interview, open_interview, setting
 from worker.orchestrator.interviews import ask, finish_interview
 from worker.workflows.advancing import Advance, Fail, Goto, StepOutcome, Wait
@@ -52,12 +52,7 @@ def _open(state: Advance, step: InterviewStep) -> StepOutcome:
     tenant_id = state.execution.tenant_id
     project_id = project_of(state, step.project)
     if project_id is None:
-        return _fail(
-            state,
-            step,
-            f"step '{step.key}' names no project: its 'project' "
-            "template must give the id of one of the tenant's projects",
-        )
+        return _fail(state, step, no_project(step.key))
     question = step.question or str(
         setting(state.connection, tenant_id, "orchestrator.interview.first_question")
     )
@@ -155,11 +150,26 @@ def next_question(output: Any) -> str | None:
 
 
 def project_of(state: Advance, template: Any) -> uuid.UUID | None:
+    """The project the step's template names, if the tenant has it. Row-level security hides
+    another tenant's projects, but a foreign key would not: so it is looked up, not trusted."""
     value = render(template, state.context())
     try:
-        return uuid.UUID(str(value))
+        project_id = uuid.UUID(str(value))
     except ValueError:
         return None
+    found: uuid.UUID | None = state.connection.execute(
+        sa.select(Project.id).where(
+            Project.id == project_id, Project.tenant_id == state.execution.tenant_id
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+def no_project(step_key: str) -> str:
+    return (
+        f"step '{step_key}' names no project of this tenant: its 'project' template must give "
+        "the id of one of the tenant's projects (create one with POST /v1/projects)"
+    )
 
 
 def _next_question_request(interview: InterviewState) -> str:
