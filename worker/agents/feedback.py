@@ -3,6 +3,11 @@
 sample of ``ai_training_data`` for the agent that made it, with a quality score of
 (score - 1) / 4 (1 → 0.0, 5 → 1.0). Feedback given again replaces the earlier one: the same
 sample is updated, never a second one.
+
+In the same transaction the user's inferred ``user_preferences`` row for that kind of item
+(``recommendation:<item_type>``) is recomputed from all their feedback on such items
+(``worker.agents.tools.preferences.infer_from_feedback``): liked and disliked item ids, a
+running score, a confidence that grows with the number of feedbacks.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import AIRecommendation, AITrainingData, TrainingDataType
+from worker.agents.tools.preferences import infer_from_feedback
 from worker.core.errors import AgentWorkerError
 
 _recommendations = AIRecommendation.__table__
@@ -33,6 +39,10 @@ class FeedbackRecorded:
     score: int
     quality_score: Decimal
     replaced: bool
+    #: The user's inferred preference for this kind of item, now updated; None when the user
+    #: stated that preference themselves (an explicit row is not overwritten).
+    preference_id: uuid.UUID | None = None
+    preference_confidence: Decimal | None = None
 
 
 def quality_of(score: int) -> Decimal:
@@ -106,6 +116,16 @@ def record_feedback(
         sample_id = connection.execute(
             sa.insert(_training).values(tenant_id=rec.tenant_id, **values).returning(_training.c.id)
         ).scalar_one()
+    preference = infer_from_feedback(
+        connection, rec.tenant_id, rec.user_id, rec.recommended_item_type
+    )
     return FeedbackRecorded(
-        rec_id, sample_id, uuid.UUID(agent), score, quality, replaced=existing is not None
+        rec_id,
+        sample_id,
+        uuid.UUID(agent),
+        score,
+        quality,
+        replaced=existing is not None,
+        preference_id=preference.preference_id if preference else None,
+        preference_confidence=preference.confidence_level if preference else None,
     )

@@ -1,6 +1,7 @@
 """``agentworker recommendations list | feedback``: what agents recommended to a tenant's
 people, and a person's 1-5 feedback on one, which becomes training data for the agent that made
-it (``worker.agents.feedback``)."""
+it and updates the person's inferred preference for that kind of item
+(``worker.agents.feedback``)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def feedback(
     accepted: bool | None,
     as_json_output: bool,
 ) -> None:
-    """Score a recommendation; it becomes training data for the agent that made it."""
+    """Score a recommendation; it becomes training data for the agent that made it and
+    updates the person's inferred preference for that kind of item."""
     from models.db import create_sync_engine
     from worker.agents.feedback import FeedbackError, record_feedback
 
@@ -108,6 +110,8 @@ def feedback(
                     "score": recorded.score,
                     "quality_score": recorded.quality_score,
                     "replaced": recorded.replaced,
+                    "preference_id": recorded.preference_id,
+                    "preference_confidence": recorded.preference_confidence,
                 }
             )
         )
@@ -117,3 +121,8 @@ def feedback(
         f"feedback {recorded.score}/5 {verb}: training sample {recorded.training_data_id} "
         f"(quality {recorded.quality_score}) for agent {recorded.agent_id}"
     )
+    if recorded.preference_id is not None:
+        click.echo(
+            f"inferred preference {recorded.preference_id} updated "
+            f"(confidence {recorded.preference_confidence})"
+        )

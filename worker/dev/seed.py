@@ -94,7 +94,7 @@ DEMO_AGENTS = (
         AgentType.ANALYTICS,
         "You price the plan: venue, speakers, catering, marketing, contingency; then leave the "
         "organisers your insights about the plan and your recommendations.",
-        ["task_context", "record_budget", "record_insight", "recommend"],
+        ["task_context", "event_facts", "record_budget", "record_insight", "recommend"],
     ),
 )
 

@@ -19,6 +19,12 @@ metric_name            from
 ``measurement_date`` is the day's midnight (UTC) and ``context.source`` is ``daily_aggregate``.
 Aggregating a day again replaces that day's rows in one transaction (under an advisory lock per
 tenant and day, so two sweeps never double them); rows written by anything else are untouched.
+
+The same sweep keeps ``content_templates.success_rate`` right (``refresh_template_success``):
+approved / proposed ``save_draft_content`` calls that named the template, recomputed from the
+approvals on every run (``worker.agents.tools.templates.proposal_counts``): a tenant's own
+templates in its scope, the system-wide ones from every tenant's counts, summed. A template
+with no decided proposal keeps its rate.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ from models import (
     Tenant,
 )
 from models.tenant_scope import tenant_scope
+from worker.agents.tools.templates import (
+    proposal_counts,
+    shared_template_ids,
+    write_success_rates,
+)
 
 SOURCE = "daily_aggregate"
 _FINISHED = (AgentRunStatus.COMPLETED, AgentRunStatus.FAILED, AgentRunStatus.CANCELLED)
@@ -54,6 +65,8 @@ class AggregationReport:
     tenants: int
     agents: int
     rows: int
+    #: content_templates whose success_rate was written.
+    templates: int = 0
 
 
 def aggregate_agent_performance(
@@ -75,7 +88,30 @@ def aggregate_agent_performance(
                     found, written = aggregate_day(connection, tenant_id, day)
                 agents += found
                 rows += written
-    return AggregationReport(chosen, len(tenants), agents, rows)
+    templates = refresh_template_success(engine, tenants)
+    return AggregationReport(chosen, len(tenants), agents, rows, templates)
+
+
+def refresh_template_success(engine: sa.Engine, tenants: Iterable[uuid.UUID]) -> int:
+    """Write every proposed template's ``success_rate``; how many were written. ``tenants``
+    must be all of them, or a system-wide template's rate would count only some."""
+    shared: dict[uuid.UUID, tuple[int, int]] = {}
+    written = 0
+    for tenant_id in tenants:
+        with tenant_scope(tenant_id), engine.begin() as connection:
+            counts = proposal_counts(connection, tenant_id)
+            common = shared_template_ids(connection, counts)
+            written += write_success_rates(
+                connection, {k: v for k, v in counts.items() if k not in common}
+            )
+        for template_id in common:
+            approved, proposed = counts[template_id]
+            before = shared.get(template_id, (0, 0))
+            shared[template_id] = (before[0] + approved, before[1] + proposed)
+    # System-wide rows (NULL tenant) are visible and writable outside every tenant's scope.
+    with tenant_scope(None), engine.begin() as connection:
+        written += write_success_rates(connection, shared)
+    return written
 
 
 def aggregate_day(connection: sa.Connection, tenant_id: uuid.UUID, day: date) -> tuple[int, int]:

@@ -27,16 +27,24 @@ from models import (
     Venue,
 )
 from worker.agents.knowledge import embedder_for, search
+from worker.agents.tools.event_facts import EVENT_FACT_TOOLS
 from worker.agents.tools.events import event_for as _event_for
 from worker.agents.tools.outputs import OUTPUT_TOOLS
 from worker.agents.tools.pipeline import PIPELINE_TOOLS
+from worker.agents.tools.preferences import PREFERENCE_TOOLS
 from worker.agents.tools.registry import ToolRegistry
 from worker.agents.tools.specs import ToolContext
 
 
 def builtin_tools() -> ToolRegistry:
     registry = ToolRegistry()
-    for function, options in (*_TOOLS, *OUTPUT_TOOLS, *PIPELINE_TOOLS):
+    for function, options in (
+        *_TOOLS,
+        *OUTPUT_TOOLS,
+        *PREFERENCE_TOOLS,
+        *EVENT_FACT_TOOLS,
+        *PIPELINE_TOOLS,
+    ):
         registry.tool(**options)(function)
     return registry
 
@@ -244,7 +252,8 @@ _TOOLS: list[tuple[Any, dict[str, Any]]] = [
     (task_context, {}),
     (search_knowledge, {"action_type": "knowledge_search"}),
     # save_draft_content (needs an approval), recommend, record_insight, record_prediction and
-    # send_message: worker.agents.tools.outputs.
+    # send_message: worker.agents.tools.outputs; note_preference: .preferences; event_facts
+    # (read-only): .event_facts.
     (propose_venue, {"transactional": True}),
     (propose_speaker, {"transactional": True}),
     (propose_sponsor, {"transactional": True}),

@@ -12,14 +12,18 @@ Generated content needs an approval (``needs_approval``): the agent's call parks
 person approves, edits or rejects it in the inbox or the CLI, and only an approved call runs,
 writing the row with ``is_approved`` true and the deciding approver and time (read from the
 call's approval). A rejected call never runs, so no content row exists for it; the approval
-keeps what was proposed and why it was refused.
+keeps what was proposed and why it was refused. Content may be written from a
+``content_templates`` row (``template`` + ``variables``, ``worker.agents.tools.templates``).
+
+A recommendation records, in its ``reasoning``, the recipient's ``user_preferences`` it took
+into account (those about the kind of item: ``recommendation:<item_type>``, ``<item_type>``,
+``<recommendation_type>`` or either followed by ``:``), and whether the item is one the
+recipient liked or disliked before (``worker.agents.tools.preferences``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -52,7 +56,12 @@ from models import (
     Venue,
 )
 from worker.agents.tools.events import event_for
+from worker.agents.tools.preferences import preferences_about
 from worker.agents.tools.specs import ToolContext
+from worker.agents.tools.templates import count_use, find_template, render
+from worker.agents.tools.writes import as_decimal as _decimal
+from worker.agents.tools.writes import member as _member
+from worker.agents.tools.writes import writing as _writing
 
 Score = Annotated[float, Field(ge=0, le=1, description="From 0 (none) to 1 (certain).")]
 EventRef = Annotated[
@@ -96,6 +105,10 @@ def recommend(
         users = [_member(session, context, for_user)] if for_user else _organisers(session, context)
         agent = _agent_of(session, context)
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
+        considered = {
+            user_id: preferences_about(session, user_id, item_type, str(recommendation_type), item)
+            for user_id in users
+        }
         rows = [
             AIRecommendation(
                 tenant_id=context.tenant_id,
@@ -105,7 +118,7 @@ def recommend(
                 recommended_item_id=item,
                 recommended_item_type=item_type,
                 confidence_score=_decimal(confidence),
-                reasoning={"reason": reason, **agent},
+                reasoning={"reason": reason, **agent, "preferences": considered[user_id]},
                 expires_at=expires_at,
             )
             for user_id in users
@@ -116,6 +129,7 @@ def recommend(
             "recommendation_ids": [str(row.id) for row in rows],
             "for_users": [str(u) for u in users],
             "expires_at": expires_at.isoformat(timespec="seconds"),
+            "preferences_considered": {str(u): considered[u] for u in users},
         }
 
 
@@ -187,12 +201,29 @@ def record_prediction(
 def save_draft_content(
     context: ToolContext,
     title: Annotated[str, Field(min_length=1, max_length=300)],
-    content: Annotated[str, Field(min_length=1)],
+    content: Annotated[
+        str | None, Field(min_length=1, description="The text; omit it to use a template.")
+    ] = None,
     content_type: ContentType = ContentType.REPORT,
     quality: Annotated[float | None, Field(ge=0, le=1, description="Your own 0-1 rating.")] = None,
+    template: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="A content template's name: the content is its text, filled in.",
+        ),
+    ] = None,
+    variables: Annotated[
+        dict[str, str | int | float],
+        Field(description="The template's {{ name }} values, by name."),
+    ] = {},  # noqa: B006 (pydantic copies defaults)
 ) -> dict[str, Any]:
-    """Submit generated content (a description, a bio, a post ...) for a person's approval;
-    once approved it is saved as approved content."""
+    """Submit generated content (a description, a bio, a post ...) for a person's approval,
+    as text or from a named content template filled with variables; once approved it is saved
+    as approved content."""
+    if (content is None) == (template is None):
+        raise ValueError("give content, or a template with its variables: one of the two")
     with _writing(context, "ai_generated_content") as session:
         approval = session.execute(
             sa.select(Approval.decided_by_user_id, Approval.decided_at).where(
@@ -203,12 +234,15 @@ def save_draft_content(
         ).one_or_none()
         if approval is None:
             raise ValueError("generated content is saved only once a person approves the call")
+        used = None if template is None else find_template(session, context.tenant_id, template)
+        text = content if used is None else render(used, variables)
         row = AIGeneratedContent(
             tenant_id=context.tenant_id,
             content_type=content_type,
             source_event_id=_event_for(session, context, None, required=False),
+            template_id=None if used is None else used.id,
             title=title,
-            content=content,
+            content=text,
             quality_score=None if quality is None else _decimal(quality),
             is_approved=True,
             approved_by=approval.decided_by_user_id,
@@ -219,10 +253,13 @@ def save_draft_content(
                 "agent": context.agent_name,
                 "agent_run_id": str(context.agent_run_id),
                 "tool_call_id": context.tool_call_id,
+                **({} if used is None else {"template": used.name, "variables": variables}),
             },
         )
         session.add(row)
         session.flush()
+        if used is not None:
+            count_use(session, used.id)
         return {"content_id": str(row.id), "status": "approved and saved"}
 
 
@@ -269,29 +306,6 @@ OUTPUT_TOOLS: list[tuple[Any, dict[str, Any]]] = [
 # --- helpers ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _writing(context: ToolContext, table: str) -> Iterator[Any]:
-    """A session whose rows commit with the call; a row the database refuses (a CHECK, a
-    foreign key) becomes an error the model can act on."""
-    with context.session_factory() as session:
-        try:
-            yield session
-            session.commit()
-        except sa.exc.IntegrityError as error:
-            session.rollback()
-            diag = getattr(error.orig, "diag", None)
-            constraint = getattr(diag, "constraint_name", None) or "a constraint"
-            detail = (getattr(diag, "message_primary", None) or str(error.orig)).strip()
-            raise ValueError(
-                f"the database refused the {table} row ({constraint}): {detail}; "
-                "nothing was written: correct the arguments and call again"
-            ) from None
-
-
-def _decimal(value: float) -> Decimal:
-    return Decimal(str(round(value, 2)))
-
-
 def _event_for(
     session: Any, context: ToolContext, event_id: str | None, *, required: bool = True
 ) -> Any:
@@ -320,23 +334,6 @@ def _item(session: Any, event: uuid.UUID, item_type: str, item_id: str | None) -
     )
     if found is None:
         raise ValueError(f"no {item_type} is proposed for this event yet; pass item_id")
-    return found  # type: ignore[no-any-return]
-
-
-def _member(session: Any, context: ToolContext, who: str) -> uuid.UUID:
-    """The tenant member ``who`` names (an email or a user id)."""
-    query = (
-        sa.select(User.id)
-        .join(TenantMembership, TenantMembership.user_id == User.id)
-        .where(TenantMembership.tenant_id == context.tenant_id)
-    )
-    try:
-        query = query.where(User.id == uuid.UUID(who))
-    except ValueError:
-        query = query.where(sa.func.lower(User.email) == who.strip().lower())
-    found = session.scalar(query.where(User.is_active.is_(True)))
-    if found is None:
-        raise ValueError(f"{who!r} is not an active member of this tenant; name a member")
     return found  # type: ignore[no-any-return]
 
 

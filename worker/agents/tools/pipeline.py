@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from models import AgentRun, CommitType, Interview, Prompt, Task
-from worker.agents.tools.outputs import _writing
 from worker.agents.tools.specs import ToolContext
+from worker.agents.tools.writes import writing as _writing
 from worker.orchestrator import (
     add_card,
     conventional_message,
