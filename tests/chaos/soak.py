@@ -9,7 +9,9 @@ database is checked with the campaign's invariants and ``SoakReport`` holds the 
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import random
 import threading
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis as redis_py
 import sqlalchemy as sa
 
 from tests.chaos import workload as work
@@ -259,25 +262,49 @@ class _Soak:
 
     def _drain(self) -> bool:
         """Wait until nothing is pending, running or waiting for the approver, and every
-        foreign job has its row (or a minute, the recovery target, has passed since the rest
-        had drained: a foreign message a killed worker held comes back after the broker's
-        visibility timeout, 30 s, plus a restore sweep)."""
+        foreign job has its row. A foreign job without a row yet is given up on only once its
+        message is nowhere in Redis (neither queued nor unacked) and has not been for a minute,
+        the recovery target: a message a killed worker held, or one that a Redis restart left
+        unacked, stays invisible for the broker's visibility timeout (30 s) plus a restore
+        sweep, and giving up while it is still there would count it lost when it is only late.
+        """
         deadline = time.monotonic() + self.options.drain_seconds
         quiet_since: float | None = None
         while time.monotonic() < deadline:
             self.fleet.watch()
-            with contextlib.suppress(sa.exc.SQLAlchemyError):
+            with contextlib.suppress(sa.exc.SQLAlchemyError, redis_py.RedisError):
                 if _open_work(self.services.engine):
                     quiet_since = None
                 else:
-                    quiet_since = quiet_since or time.monotonic()
-                    if self._foreign_rows_exist() or time.monotonic() - quiet_since > 60:
+                    missing = set(self._missing_foreign())
+                    if not missing:
                         return True
+                    if self._foreign_in_broker(missing):
+                        quiet_since = None  # still on its way: wait (up to the deadline)
+                    else:
+                        quiet_since = quiet_since or time.monotonic()
+                        if time.monotonic() - quiet_since > 60:
+                            return True
             time.sleep(1)
         return False
 
-    def _foreign_rows_exist(self) -> bool:
-        return not self._missing_foreign()
+    def _foreign_in_broker(self, keys: set[str]) -> dict[str, str]:
+        """Where Redis still holds the messages of these foreign jobs ("queued" or
+        "unacked"), by idempotency key."""
+        client = redis_py.Redis.from_url(self.services.redis.url())
+        try:
+            held = [("unacked", raw) for raw in client.hvals("unacked")]
+            for name in client.scan_iter("agents*"):  # the queue and its priority lists
+                if client.type(name) == b"list":
+                    held += [("queued", raw) for raw in client.lrange(name, 0, -1)]
+        finally:
+            client.close()
+        found: dict[str, str] = {}
+        for where, raw in held:
+            key = _foreign_key_of(raw, unacked=where == "unacked")
+            if key in keys:
+                found[key] = where
+        return found
 
     def _missing_foreign(self) -> list[str]:
         with self.services.engine.connect() as connection:
@@ -296,7 +323,16 @@ class _Soak:
         report.kills = self.fleet.kills
         report.malformed = len(self.malformed)
         report.recoveries = list(self.clock.faults)
-        report.lost = [f"foreign job {key}: no task row" for key in self._missing_foreign()]
+        missing = self._missing_foreign()
+        try:
+            held = self._foreign_in_broker(set(missing))
+        except redis_py.RedisError as error:
+            held = dict.fromkeys(missing, f"Redis unreadable: {error}")
+        report.lost = [
+            f"foreign job {key}: no task row; its message "
+            + (f"still {held[key]} in Redis" if key in held else "is nowhere in Redis")
+            for key in missing
+        ]
         for row in _rows(
             engine,
             "SELECT status, coalesce(error_code, left(error, 50), 'no reason') AS reason, "
@@ -377,6 +413,25 @@ def _slowest_recoveries(engine: sa.Engine, faults: list[Fault], limit: int = 3) 
             )
             lines.append(f"{fault.name} ({took}): {item}: {what}")
     return lines
+
+
+def _foreign_key_of(raw: bytes, *, unacked: bool) -> str | None:
+    """The idempotency key in a kombu Redis message (a queue entry, or an unacked one:
+    ``[message, exchange, routing key]``), or None for any other message."""
+    try:
+        message = json.loads(raw)
+        if unacked:
+            message = message[0]
+        if message.get("headers", {}).get("task") != "agents.run_task":
+            return None
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _args, kwargs, _embed = json.loads(body)
+        key = kwargs.get("idempotency_key")
+        return key if isinstance(key, str) else None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
 
 
 def _open_work(engine: sa.Engine) -> int:

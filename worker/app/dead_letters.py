@@ -13,6 +13,7 @@ record.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from celery.utils.saferepr import saferepr
+from sqlalchemy.pool import NullPool
 
 from models import ErrorSeverity
 from worker.core.tenants import tenant_named_by
@@ -43,11 +45,32 @@ def record_dead_letter(
     try:
         engine = process_runtime().engine
     except Exception:
-        log.exception("could not record the dead letter of message %s (%s)", message_id, task)
-        return
+        # The runtime itself could not be built (an import that fails, a tool module that
+        # raises): the very failure this message died of, so the dead letter must not need
+        # it. Without it the message was acked and kept nowhere (make chaos: "lost: foreign
+        # job chaos-120: no task row"). A plain engine on the same database keeps it.
+        log.warning(
+            "the worker's runtime is unavailable; the dead letter of %s is kept without it",
+            message_id,
+            exc_info=True,
+        )
+        try:
+            engine = _standalone_engine()
+        except Exception:
+            log.exception("could not record the dead letter of message %s (%s)", message_id, task)
+            return
     keep_dead_letter(
         engine, task=task, message_id=message_id, args=args, kwargs=kwargs, kind=kind, error=error
     )
+
+
+@functools.cache
+def _standalone_engine() -> sa.Engine:
+    """An engine on the worker's database that needs nothing but its settings."""
+    from models.db import create_sync_engine
+    from worker.core.settings import get_settings
+
+    return create_sync_engine(get_settings().database_url, poolclass=NullPool)
 
 
 def keep_dead_letter(

@@ -7,18 +7,39 @@ read the host from: kombu issues #970, #582), which Celery reports as "Unrecover
 and the worker exits. Nothing is lost by skipping that step: those messages stay in kombu's
 unacked index and are handed out again after the visibility timeout (30 s,
 ``AGENTWORKER_BROKER_VISIBILITY_TIMEOUT_SECONDS``) by any worker's restore sweep.
+
+The other way round is the dangerous one: kombu takes a message off its queue (BRPOP) and only
+then records it as unacked (``QoS.append``: ZADD + HSET). If Redis stops between the two, the
+append raises, the consumer reconnects, and the message is neither queued nor unacked: it
+existed only in this process's memory, and was gone. A job with a row is re-published by the
+reaper; a foreign job (a bare ``send_task`` with the whole request) has no row until a worker
+commits one, so it was lost (``make chaos``: "lost: foreign job chaos-59: no task row", at the
+Redis restart). So the append waits for Redis (``APPEND_PATIENCE_SECONDS``) before it gives
+up: the consumer's thread blocks, which costs nothing while Redis is down anyway.
+
+One window is left, in Redis itself: a BRPOP that pops the message just as the server shuts
+down, before its reply is written, loses it (the pop is persisted, the reply never leaves).
+Closing it needs an atomic pop-and-record (BLMOVE into a list of this consumer's own), which
+kombu's transport does not do.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from kombu.transport import redis
 
 log = logging.getLogger(__name__)
+
+#: How long recording a received message as unacked waits for an unreachable Redis (a restart
+#: takes seconds) before it gives up, and the message is lost with an error in the log. The
+#: consumer's thread blocks meanwhile, so this stays well under the liveness probe's 60 s
+#: (``AGENTWORKER_LIVENESS_MAX_AGE_SECONDS``: the consumer's mark is touched by its heartbeat).
+APPEND_PATIENCE_SECONDS = 30.0
 
 
 def survive_restore_without_connection() -> None:
@@ -42,6 +63,7 @@ def survive_restore_without_connection() -> None:
 
     restore_unacked._survives_lost_connection = True  # type: ignore[attr-defined]
     redis.QoS.restore_unacked = restore_unacked  # type: ignore[method-assign]
+    redis.QoS.append = _append_until_recorded(redis.QoS.append)  # type: ignore[method-assign]
     redis.QoS.ack = _survive_lost_connection(redis.QoS.ack, "ack")  # type: ignore[method-assign]
     redis.QoS.reject = _survive_lost_connection(  # type: ignore[method-assign]
         redis.QoS.reject, "reject"
@@ -70,3 +92,51 @@ def _survive_lost_connection(original: Callable[..., Any], what: str) -> Callabl
             return None
 
     return survive
+
+
+def _append_until_recorded(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``QoS.append`` that retries while Redis is unreachable: the message it records was
+    already taken off its queue, so until it is in the unacked index it exists nowhere else."""
+
+    @functools.wraps(original)
+    def append(self: Any, message: Any, delivery_tag: Any) -> Any:
+        deadline = time.monotonic() + APPEND_PATIENCE_SECONDS
+        delay = 0.05
+        waited = False
+        while True:
+            try:
+                result = original(self, message, delivery_tag)
+            except self.channel.connection_errors as error:
+                if time.monotonic() >= deadline:
+                    log.error(
+                        "message %s (%s) was taken off its queue but Redis stayed unreachable "
+                        "for %.0f s, so it could not be recorded as unacked: it is lost (%s)",
+                        delivery_tag,
+                        _task_name(message),
+                        APPEND_PATIENCE_SECONDS,
+                        error,
+                    )
+                    raise
+                if not waited:
+                    log.warning(
+                        "message %s (%s) was taken off its queue as Redis went away (%s); "
+                        "waiting for Redis to record it as unacked",
+                        delivery_tag,
+                        _task_name(message),
+                        error,
+                    )
+                    waited = True
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            if waited:
+                log.warning("message %s recorded as unacked once Redis was back", delivery_tag)
+            return result
+
+    append._survives_lost_connection = True  # type: ignore[attr-defined]
+    return append
+
+
+def _task_name(message: Any) -> str:
+    headers = getattr(message, "headers", None) or {}
+    return str(headers.get("task", "?"))

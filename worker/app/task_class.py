@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 from celery.signals import task_internal_error, task_unknown
 from celery.utils.saferepr import saferepr
 from celery.worker.request import Request
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from worker.app.dead_letters import record_dead_letter
 from worker.security.redact import scrub, scrub_text
@@ -59,6 +61,21 @@ class AgentWorkerTask(Task):  # type: ignore[misc]
                 "positional argument(s): send kwargs={...}"
             )
         return super().__call__(**kwargs)
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's retry publishes the retry and, when that publish fails (the broker is
+        down too), raises ``Reject(requeue=False)``: the message is acked away. For a foreign
+        job whose row had not yet committed (the database down as well) that is the only copy
+        of the job, lost. Requeue it instead: redelivered (or, if Redis cannot even take it
+        back, handed out again after the visibility timeout), it is claimed once. Only for a
+        broker that could not be reached: any other publish error would recur on every
+        redelivery."""
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as reject:
+            if reject.requeue or not isinstance(reject.reason, KombuOperationalError | OSError):
+                raise
+            raise Reject(reject.reason, requeue=True) from reject
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
