@@ -20,7 +20,7 @@ from worker.agents.checkpoints import autocommit
 from worker.agents.loop import summarize
 from worker.agents.run_state import ActiveRun, LostLease, Outcome
 from worker.agents.runtime import Runtime
-from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
+from worker.core.contract import RUN_TASK
 from worker.durable import journal, records
 from worker.durable.leases import ClaimedTask, release_task
 from worker.durable.states import AGENT_RUN
@@ -184,6 +184,4 @@ def _abandon_in(connection: sa.Connection, task: ClaimedTask, run: ActiveRun | N
 def _wake_workflow(runtime: Runtime, task: ClaimedTask) -> None:
     """A workflow step's task has ended: let its execution move on (after commit)."""
     if task.workflow_execution_id is not None:
-        runtime.publisher.publish(
-            ADVANCE_WORKFLOW, {"execution_id": str(task.workflow_execution_id)}
-        )
+        runtime.wake_workflow(task.workflow_execution_id)

@@ -22,7 +22,6 @@ from worker.agents.run_start import start_or_resume
 from worker.agents.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome
 from worker.agents.runtime import Runtime
 from worker.agents.turns import drive
-from worker.core.contract import ADVANCE_WORKFLOW
 from worker.core.errors import AgentWorkerError
 from worker.core.log_context import log_context
 from worker.durable import faults
@@ -42,9 +41,7 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
         return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
     if isinstance(claimed, GaveUp):
         if claimed.workflow_execution_id is not None:
-            runtime.publisher.publish(
-                ADVANCE_WORKFLOW, {"execution_id": str(claimed.workflow_execution_id)}
-            )
+            runtime.wake_workflow(claimed.workflow_execution_id)
         log.warning("task %s: %s", task_id, claimed.reason)
         return Outcome(task_id, "failed", claimed.reason)
     task, started = claimed

@@ -148,6 +148,13 @@ def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dic
     return {"execution_id": str(execution_id), "status": status}
 
 
+def advance_here(runtime: Runtime, execution_id: uuid.UUID) -> None:
+    """A step's task ended in this process: advance its execution here, as the
+    ``workflows.advance`` message would (its errors fail the execution the same way); the
+    database or broker being unreachable is raised, so the caller publishes the message."""
+    handle_advance_workflow(runtime, {"execution_id": str(execution_id)})
+
+
 def handle_resolve_approval(
     runtime: Runtime, payload: Mapping[str, Any], message_id: str | None = None
 ) -> dict[str, str]:

@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from models.db import DatabaseURLMissing, create_sync_engine
 from worker.agents.runtime import Runtime, build_runtime
 from worker.app.celery_app import app
+from worker.app.handlers import advance_here
 from worker.core.errors import ConfigurationError
 from worker.core.settings import get_settings
 from worker.durable import schema
@@ -52,6 +53,7 @@ def process_runtime() -> Runtime:
                 on_heartbeat=lambda: liveness.touch(marks, "leases"),
             )
             schema.assert_schema_current(runtime.engine)
+            runtime.advance_workflow = functools.partial(advance_here, runtime)
             _process_runtime = runtime
         return _process_runtime
 
