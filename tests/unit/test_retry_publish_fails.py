@@ -1,7 +1,9 @@
 """A retry whose publish fails (broker down) requeues the message instead of dropping it.
 
 Celery's ``Task.retry`` raises ``Reject(requeue=False)`` then: for a foreign job whose row had
-not committed yet (``agents.run_task`` retried on a database error), the job was gone."""
+not committed yet (``agents.run_task`` retried on a database error), the job was gone. The
+tasks here have names of their own: a second callable under a real task's name would warn in
+whichever later test finalizes the apps."""
 
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from worker.app.task_class import AgentWorkerTask
 def test_a_retry_that_cannot_be_published_requeues_the_message(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = Celery("retry-test", task_cls=AgentWorkerTask, set_as_current=False)
+    app = Celery("retry-test-requeued", task_cls=AgentWorkerTask, set_as_current=False)
 
-    @app.task(name="agents.run_task", bind=True, max_retries=10)
+    @app.task(name="retry_test.requeued", bind=True, max_retries=10)
     def run_task(self: Any, **payload: Any) -> None:
         raise AssertionError("not run")
 
@@ -41,9 +43,9 @@ def test_a_retry_refused_for_another_reason_is_still_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Not the broker's absence (it would fail again on every redelivery): Celery's answer."""
-    app = Celery("retry-test", task_cls=AgentWorkerTask, set_as_current=False)
+    app = Celery("retry-test-dropped", task_cls=AgentWorkerTask, set_as_current=False)
 
-    @app.task(name="agents.run_task", bind=True, max_retries=10)
+    @app.task(name="retry_test.dropped", bind=True, max_retries=10)
     def run_task(self: Any, **payload: Any) -> None:
         raise AssertionError("not run")
 
