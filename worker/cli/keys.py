@@ -45,7 +45,8 @@ _add_api_key_commands()
 @click.option(
     "--requests-per-minute",
     type=click.FloatRange(min=0),
-    help="The provider's rate limit: each worker process paces its calls to it.",
+    help="The provider's rate limit, for all worker processes together (shared through a "
+    "Redis broker; per process with another broker).",
 )
 @click.option(
     "--usage",

@@ -54,14 +54,24 @@ class Settings(BaseModel):
     #: A task still deferring on a provider's rate limit this long after its submission fails
     #: ``rate_limited`` (deferrals never use an attempt, so this is what bounds them).
     max_deferral_seconds: float = Field(default=3600.0, gt=0)
-    #: Pace each provider's calls to this many a minute, per worker process (0: no pacing).
+    #: A provider's known limits, for providers whose ai_models row gives none (0: not
+    #: paced): requests and tokens a minute, shared by every worker process and host through
+    #: the broker's Redis (per process when the broker is not Redis).
     llm_requests_per_minute: float = Field(default=0.0, ge=0)
+    llm_tokens_per_minute: float = Field(default=0.0, ge=0)
+    #: Calls are paced to this share of each known limit, so that calls reaching the provider
+    #: a little early or late still stay under it.
+    llm_rate_limit_share: float = Field(default=0.97, gt=0, le=1)
     prices: dict[str, tuple[Decimal, Decimal]] = Field(default_factory=lambda: DEFAULT_PRICES)
     encryption_keys: tuple[str, ...] = ()
     #: Modules whose ``register_tools(registry)`` adds tools next to the built-in ones.
     tool_modules: tuple[str, ...] = ()
 
     max_input_bytes: int = Field(default=64 * 1024, gt=0)
+    #: Fair dispatch: a tenant's tasks in the broker or running at once (its window); more
+    #: wait, held, and are released as these finish. A tenant's own value, if any, is
+    #: ``tenants.metadata`` {"dispatch": {"max_in_flight": N}}.
+    tenant_max_in_flight: int = Field(default=200, ge=1)
     #: A signed broker submission whose timestamp is further than this from the worker's
     #: clock is refused (and its nonce need not be kept longer).
     signature_window_seconds: float = Field(default=300.0, gt=0)

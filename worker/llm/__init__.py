@@ -1,7 +1,7 @@
 """Every LLM call: the gateway (one openai client per provider, retries driven by a pure
 policy, attempts bounded as a whole and by the run's deadline), the per-provider limiter that
-paces calls and holds them back after a 429, which provider a tenant's call goes to, and the
-rows an attempt leaves."""
+paces requests and tokens and holds calls back after a 429 (shared through the broker's
+Redis), which provider a tenant's call goes to, and the rows an attempt leaves."""
 
 from worker.core.exports import exports
 
@@ -18,7 +18,15 @@ __all__, __getattr__, __dir__ = exports(
             "LLMTimedOut",
             "ProviderConfig",
         ],
-        "limiter": ["LIMITERS", "Limiters", "ProviderLimiter", "WaitTooLong"],
+        "limiter": [
+            "LIMITERS",
+            "Limiters",
+            "ProviderLimiter",
+            "RateLimiter",
+            "Turn",
+            "WaitTooLong",
+        ],
+        "shared_limiter": ["SharedLimiters", "SharedProviderLimiter", "limiters_for"],
         "providers": [
             "NoProviderConfigured",
             "UnknownProvider",

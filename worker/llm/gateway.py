@@ -6,12 +6,13 @@ policy in ``worker.llm.retry``, is the one retry policy. Each attempt is reporte
 ``on_attempt`` (the caller persists latency and failures); token usage and cost are counted per
 call.
 
-Every call waits its turn at its provider's limiter (``worker.llm.limiter``: pacing to a known
-limit, and holding every caller back after a 429). ``llm_timeout_seconds`` bounds each attempt
-as a whole (``worker.llm.attempt_deadline``), and a call given the run's ``deadline`` starts no
-attempt and sleeps no retry past it: it raises ``LLMTimedOut``. A wait too long for a worker
-slot (a long Retry-After, a rate limit that persists) raises ``LLMDeferred``: the run is
-re-published later, without using an attempt.
+Every call waits its turn at its provider's limiter (``worker.llm.limiter``: pacing to the
+provider's known requests and tokens per minute, and holding every caller back after a 429),
+shared by every process through the broker's Redis (``worker.llm.shared_limiter``).
+``llm_timeout_seconds`` bounds each attempt as a whole (``worker.llm.attempt_deadline``), and a
+call given the run's ``deadline`` starts no attempt and sleeps no retry past it: it raises
+``LLMTimedOut``. A wait too long for a worker slot (a long Retry-After, a rate limit that
+persists) raises ``LLMDeferred``: the run is re-published later, without using an attempt.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import tenacity
 
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings
+from worker.llm import token_estimate
 from worker.llm.attempt_deadline import attempt_deadline, with_attempt_deadlines
-from worker.llm.limiter import LIMITERS, Limiters, ProviderLimiter, WaitTooLong
+from worker.llm.limiter import Limiters, RateLimiter, Turn, WaitTooLong
 from worker.llm.retry import Decision, RetryPolicy, classify, decide, jittered
 
 _MILLION = Decimal(1_000_000)
@@ -41,13 +43,14 @@ _MILLION = Decimal(1_000_000)
 @dataclass(frozen=True)
 class ProviderConfig:
     """Where to send a call. ``name`` says where the config came from (for events and logs);
-    ``requests_per_minute`` is the provider's known limit (None: the
-    ``llm_requests_per_minute`` setting; 0: not paced)."""
+    ``requests_per_minute`` and ``tokens_per_minute`` are the provider's known limits (None:
+    the ``llm_requests_per_minute`` / ``llm_tokens_per_minute`` settings; 0: not paced)."""
 
     name: str
     api_key: str = field(repr=False)
     base_url: str | None = None
     requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
     @property
     def cache_key(self) -> str:
@@ -137,7 +140,7 @@ class LLMGateway:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         max_connections: int = 256,
-        limiters: Limiters = LIMITERS,
+        limiters: Limiters | None = None,
     ) -> None:
         self.settings = settings
         self.policy = RetryPolicy(
@@ -148,6 +151,10 @@ class LLMGateway:
         )
         self._sleep = sleep
         self._rng = rng or random.Random()
+        if limiters is None:
+            from worker.llm.shared_limiter import limiters_for
+
+            limiters = limiters_for(settings)
         self._limiters = limiters
         self._max_connections = max_connections
         self._http_client: Any = None
@@ -218,6 +225,7 @@ class LLMGateway:
             lambda timeout: client.chat.completions.create(**options, timeout=timeout),
             on_attempt,
             deadline,
+            lambda: token_estimate.chat_tokens(messages, tools, max_tokens),
         )
         choice = response.choices[0]
         usage = response.usage
@@ -252,6 +260,7 @@ class LLMGateway:
             lambda timeout: client.embeddings.create(**options, timeout=timeout),
             on_attempt,
             deadline,
+            lambda: token_estimate.embedding_tokens(texts),
         )
         vectors = [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
         tokens = response.usage.prompt_tokens if response.usage else 0
@@ -275,11 +284,15 @@ class LLMGateway:
         call: Callable[[float], Any],
         on_attempt: AttemptListener | None,
         deadline: float | None,
+        estimate: Callable[[], int],
     ) -> tuple[Any, tuple[Attempt, ...]]:
         """Call until it succeeds, fails, defers or reaches ``deadline``. Errors and rate
-        limits are counted apart: a 429 never uses an attempt of ``max_attempts``."""
+        limits are counted apart: a 429 never uses an attempt of ``max_attempts``. With a
+        tokens-per-minute limit each attempt reserves ``estimate()`` tokens, settled to the
+        reply's usage (a refused attempt gives them back)."""
         limiter = self._limiter(provider)
         call_state = _CallState(deadline)
+        tokens = estimate() if limiter.limits_tokens else 0
 
         def retry(error: BaseException) -> bool:
             if isinstance(error, LLMCallFailed | LLMDeferred) or not isinstance(error, Exception):
@@ -299,7 +312,7 @@ class LLMGateway:
         result: Any = None
         for attempt in retrying:
             with attempt:
-                self._wait_turn(limiter, call_state)
+                turn = self._wait_turn(limiter, call_state, tokens)
                 ends = time.monotonic() + self.settings.llm_timeout_seconds
                 call_state.cut_by_deadline = deadline is not None and deadline <= ends
                 ends = min(ends, deadline) if deadline is not None else ends
@@ -308,34 +321,52 @@ class LLMGateway:
                     with attempt_deadline(ends):
                         result = call(max(ends - time.monotonic(), 0.001))
                 except Exception as error:
+                    if turn.key is not None and classify(error).status_code == 429:
+                        limiter.settle(turn, 0)  # refused: the provider counted nothing
                     self._record(call_state, on_attempt, started, t0, error)
                     raise
+                if turn.key is not None:
+                    limiter.settle(turn, _tokens_used(result, turn.tokens))
                 self._record(call_state, on_attempt, started, t0, None)
         return result, tuple(call_state.attempts)
 
-    def _limiter(self, provider: ProviderConfig) -> ProviderLimiter:
-        limit = provider.requests_per_minute
-        if limit is None:
-            limit = self.settings.llm_requests_per_minute
-        return self._limiters.get(provider.cache_key, requests_per_minute=limit)
+    def _limiter(self, provider: ProviderConfig) -> RateLimiter:
+        """The provider's limiter, paced to ``llm_rate_limit_share`` of its known limits."""
+        settings = self.settings
+        requests = provider.requests_per_minute
+        if requests is None:
+            requests = settings.llm_requests_per_minute
+        tokens = provider.tokens_per_minute
+        if tokens is None:
+            tokens = settings.llm_tokens_per_minute
+        share = settings.llm_rate_limit_share
+        return self._limiters.get(
+            provider.cache_key,
+            requests_per_minute=requests * share,
+            tokens_per_minute=tokens * share,
+        )
 
-    def _wait_turn(self, limiter: ProviderLimiter, state: _CallState) -> None:
+    def _wait_turn(self, limiter: RateLimiter, state: _CallState, tokens: int) -> Turn:
         """Wait for the provider's turn (pacing, a 429's hold) within what the call may wait
         in a worker slot and before its deadline; defer or time out beyond."""
         max_wait = self.policy.defer_threshold - state.rate_limit_waited
         if state.deadline is not None:
             max_wait = min(max_wait, state.deadline - time.monotonic())
+        turn = Turn(0.0)
         try:
-            state.rate_limit_waited += limiter.acquire(max_wait=max(max_wait, 0.0))
+            turn = limiter.reserve(tokens, max_wait=max(max_wait, 0.0))
+            state.rate_limit_waited += turn.waited
         except WaitTooLong as refusal:
             reason = f"the provider's rate limit leaves no turn for {refusal.wait:.1f}s"
             self._defer(state, Decision("defer", refusal.wait, reason), jitter=True)
         if state.deadline is not None and time.monotonic() >= state.deadline:
+            limiter.settle(turn, 0)
             raise self._timed_out(state, "no attempt may start after the run's deadline")
+        return turn
 
     def _after_failure(
         self,
-        limiter: ProviderLimiter,
+        limiter: RateLimiter,
         state: _CallState,
         error: Exception,
         cut_by_deadline: bool,
@@ -459,6 +490,13 @@ def _failure_message(
     label = f"HTTP {status}" if status else type(error).__name__
     plural = "s" if attempts != 1 else ""
     return f"LLM call failed ({label}) after {attempts} attempt{plural}: {detail} ({hint})"
+
+
+def _tokens_used(response: Any, reserved: int) -> int:
+    """The tokens a reply says it used (the reservation's own count when it says nothing)."""
+    usage = getattr(response, "usage", None)
+    total = getattr(usage, "total_tokens", None) if usage is not None else None
+    return int(total) if isinstance(total, int) else reserved
 
 
 def _limits(max_connections: int) -> Any:

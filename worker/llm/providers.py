@@ -74,8 +74,10 @@ def resolve_provider(
             if row.api_key_encrypted
             else settings.openai_api_key or LOCAL_API_KEY
         )
-        limit = _requests_per_minute(row.name, row.config)
-        return ProviderConfig(f"ai_models:{row.name}", key, row.base_url, limit), row.model
+        requests = _per_minute(row.name, row.config, "requests")
+        tokens = _per_minute(row.name, row.config, "tokens")
+        provider = ProviderConfig(f"ai_models:{row.name}", key, row.base_url, requests, tokens)
+        return provider, row.model
     if named is not None:
         raise UnknownProvider(
             f"provider '{named}' is not an active ai_models entry of this tenant or of the "
@@ -84,16 +86,17 @@ def resolve_provider(
     return environment_provider(settings), None
 
 
-def _requests_per_minute(name: str, config: object) -> float | None:
-    """The provider's known rate limit, from its row's ``config`` (None: the setting's)."""
-    value = config.get("requests_per_minute") if isinstance(config, dict) else None
+def _per_minute(name: str, config: object, unit: str) -> float | None:
+    """A known rate limit from the row's ``config`` (``requests_per_minute`` or
+    ``tokens_per_minute``; None: the setting's)."""
+    key = f"{unit}_per_minute"
+    value = config.get(key) if isinstance(config, dict) else None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ConfigurationError(
-            f"ai_models '{name}' has config.requests_per_minute {value!r}: give a number of "
-            "requests a minute (0: not paced), e.g. `agentworker keys set-provider "
-            "--requests-per-minute 500`"
+            f"ai_models '{name}' has config.{key} {value!r}: give a number of {unit} a "
+            f'minute (0: not paced), e.g. config {{"{key}": 500}}'
         )
     return float(value)
 

@@ -63,8 +63,8 @@ def set_provider(
     requests_per_minute: float | None = None,
 ) -> uuid.UUID:
     """Create or replace a provider configuration; its API key is stored encrypted.
-    ``requests_per_minute``: the provider's known limit, which each worker process paces its
-    calls to (kept in ``config``)."""
+    ``requests_per_minute``: the provider's known limit, which all worker processes together
+    pace their calls to (kept in ``config``; ``worker.llm.shared_limiter``)."""
     with engine.begin() as connection:
         tenant_id = resolve_tenant(connection, tenant) if tenant else None
         values = {
