@@ -119,6 +119,7 @@ from models.notifications import (
 )
 from models.orchestration import (
     AgentRun,
+    AgentRunMessage,
     AgentRunStatus,
     EventLog,
     EventType,
@@ -186,6 +187,7 @@ __all__ = [
     "ActionStatus",
     "ActionType",
     "AgentRun",
+    "AgentRunMessage",
     "AgentRunStatus",
     "AgentStatus",
     "AgentType",

@@ -93,6 +93,20 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         CheckConstraint("hand_backs >= 0", name="hand_backs_nonnegative"),
         Index("ix_tasks_status_updated_at", "status", "updated_at"),
         Index("ix_tasks_tenant_id_created_at", "tenant_id", "created_at"),
+        # Fair dispatch (worker.durable.dispatch): a tenant's tasks in flight are counted, and
+        # its held ones taken most urgent first, on every admission and release.
+        Index(
+            "ix_tasks_in_flight",
+            "tenant_id",
+            postgresql_where=text("released_at IS NOT NULL AND status IN ('PENDING', 'RUNNING')"),
+        ),
+        Index(
+            "ix_tasks_held",
+            "tenant_id",
+            text("priority DESC"),
+            "created_at",
+            postgresql_where=text("released_at IS NULL AND status = 'PENDING'"),
+        ),
     )
 
     title: Mapped[str | None] = mapped_column(String(255))
@@ -129,6 +143,10 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     broker_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     queue: Mapped[str | None] = mapped_column(String(64))
     not_before: Mapped[datetime | None]
+    #: When the task's message was published under its tenant's window (fair dispatch);
+    #: NULL while it is held back behind the tenant's tasks in flight. A row written without
+    #: the window in mind (the default) is released at once.
+    released_at: Mapped[datetime | None] = mapped_column(server_default=func.now())
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
@@ -154,8 +172,9 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
 
 
 class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
-    """One execution of an agent for a task. ``messages`` is the conversation, persisted after
-    every LLM or tool step so that a redelivered task resumes instead of paying again."""
+    """One execution of an agent for a task. Its conversation is ``conversation``: one
+    ``agent_run_messages`` row per message, persisted after every LLM or tool step so that a
+    redelivered task resumes instead of paying again; ``message_count`` is how many there are."""
 
     __tablename__ = "agent_runs"
     __table_args__ = (
@@ -178,7 +197,9 @@ class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     finished_at: Mapped[datetime | None]
     output_summary: Mapped[str | None] = mapped_column(Text)
     output: Mapped[Any | None] = mapped_column(JSONB)
-    messages: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'::jsonb"))
+    #: How many ``agent_run_messages`` rows the run has: the next message is number
+    #: ``message_count + 1``. A step adds its messages and this count in one statement.
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     step_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     llm_calls: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -195,6 +216,35 @@ class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         order_by="EventLog.id",
         lazy=NO_IMPLICIT_IO,
     )
+    conversation: Mapped[list[AgentRunMessage]] = relationship(
+        back_populates="agent_run",
+        passive_deletes=True,
+        order_by="AgentRunMessage.seq",
+        lazy=NO_IMPLICIT_IO,
+    )
+
+    @property
+    def messages(self) -> list[Any]:
+        """The conversation's messages in order, as the dropped ``agent_runs.messages`` column
+        held them; load ``conversation`` first (``selectinload(AgentRun.conversation)``)."""
+        return [row.message for row in self.conversation]
+
+
+class AgentRunMessage(TenantOwned, Base):
+    """One message of a run's conversation, number ``seq`` (from 1, in order). Rows are only
+    ever added, never rewritten: a step's cost does not grow with the run (migration 0016)."""
+
+    __tablename__ = "agent_run_messages"
+    __table_args__ = (CheckConstraint("seq >= 1", name="seq_positive"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agent_runs.id", ondelete="CASCADE"), primary_key=True, sort_order=-100
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-100)
+    message: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), sort_order=100)
+
+    agent_run: Mapped[AgentRun] = relationship(back_populates="conversation", lazy=NO_IMPLICIT_IO)
 
 
 class EventLog(TenantOwned, Base):

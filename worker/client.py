@@ -502,17 +502,19 @@ def submit_request(
     engine: sa.Engine, publisher: Publisher, settings: Settings, request: RunTaskRequest
 ) -> Submitted:
     """Commit the task row (or find the one with the request's idempotency key), then publish
-    only its id, and only when it was created: the one way in for the client and the API."""
+    only its id, and only when it was created and its tenant's window let it through (else it
+    is held, and released as the tenant's tasks in flight finish): the one way in for the
+    client and the API."""
     with engine.begin() as connection:
         submitted = create_task(
-            connection, settings, request, idempotency_key=request.idempotency_key
+            connection, settings, request, idempotency_key=request.idempotency_key, admission=True
         )
-    if submitted.created:
+    for release in submitted.releases:
         publisher.publish(
             RUN_TASK,
-            {"task_id": str(submitted.task_id)},
-            task_id=str(submitted.task_id),
-            priority=request.priority,
+            {"task_id": str(release.task_id)},
+            task_id=str(release.task_id),
+            priority=release.priority,
         )
     return submitted
 

@@ -38,7 +38,9 @@ def test_happy_path_with_two_tool_calls_persists_rows_events_tokens_and_cost(
         "AGENT_COMPLETE",
     ]
     (run,) = stack.rows(
-        "SELECT status, llm_calls, prompt_tokens, completion_tokens, cost, messages "
+        "SELECT status, llm_calls, prompt_tokens, completion_tokens, cost, "
+        "(SELECT jsonb_agg(m.message ORDER BY m.seq) "
+        "FROM agent_run_messages m WHERE m.run_id = agent_runs.id) AS messages "
         "FROM agent_runs WHERE task_id = :t",
         t=task_id,
     )

@@ -35,7 +35,12 @@ def test_a_worker_killed_mid_run_is_replaced_and_persisted_llm_calls_are_not_rep
     assert task.status == TaskStatus.SUCCEEDED, task.error
     assert task.attempts == 2
     assert stack.llm_requests(model) == 2  # the first call was persisted, so not paid again
-    (run,) = stack.rows("SELECT llm_calls, messages FROM agent_runs WHERE task_id = :t", t=task_id)
+    (run,) = stack.rows(
+        "SELECT llm_calls, (SELECT jsonb_agg(m.message ORDER BY m.seq) "
+        "FROM agent_run_messages m WHERE m.run_id = agent_runs.id) AS messages "
+        "FROM agent_runs WHERE task_id = :t",
+        t=task_id,
+    )
     assert run.llm_calls == 2
     assert [m["role"] for m in run.messages] == ["system", "user", "assistant", "tool", "assistant"]
     contents = [e.content or "" for e in stack.client.events(task_id)]

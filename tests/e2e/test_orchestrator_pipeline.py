@@ -89,7 +89,7 @@ def _waiting_question(stack: Stack, execution_id: uuid.UUID, number: int) -> uui
             return rows[0].id
         return None
 
-    return wait_until(asked, timeout=60, failure=lambda: _logs(stack, execution_id))
+    return wait_until(asked, timeout=180, failure=lambda: _logs(stack, execution_id))
 
 
 def _logs(stack: Stack, execution_id: uuid.UUID) -> str:
@@ -103,7 +103,7 @@ def _approve_commit(stack: Stack, execution_id: uuid.UUID) -> Any:
             (a for a in stack.client.approvals() if a.payload.get("tool") == "commit_changes"),
             None,
         ),
-        timeout=90,
+        timeout=240,
         failure=lambda: _logs(stack, execution_id),
     )
     stack.client.resolve_approval(approval.id, "approve", user=APPROVER, comment="ship it")
@@ -118,7 +118,7 @@ def _finished(stack: Stack, execution_id: uuid.UUID) -> Any:
             in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)
             else None
         ),
-        timeout=90,
+        timeout=240,
         failure=lambda: _logs(stack, execution_id),
     )
 
@@ -206,7 +206,7 @@ def test_a_worker_killed_mid_pipeline_leaves_every_row_once(stack: Stack) -> Non
         tenant="acme", workflow=PIPELINE_WORKFLOW, input={"project_id": str(project_id)}
     )
     _answer_both_questions(stack, execution_id)
-    wait_until(lambda: doomed.process.poll() is not None, timeout=90, failure=lambda: doomed.log())
+    wait_until(lambda: doomed.process.poll() is not None, timeout=240, failure=lambda: doomed.log())
     stack.start_worker(AGENTWORKER_LEASE_SECONDS="2", beat=True)
     _approve_commit(stack, execution_id)
     done = _finished(stack, execution_id)

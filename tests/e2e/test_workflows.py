@@ -287,7 +287,12 @@ def test_a_rejected_tool_call_never_runs_and_the_model_is_told_why(stack: Stack)
 
     assert task.status == TaskStatus.SUCCEEDED, task.error
     assert stack.rows(_TOOL_EMAILS) == []
-    (run,) = stack.rows("SELECT messages FROM agent_runs WHERE task_id = :t", t=task.id)
+    (run,) = stack.rows(
+        "SELECT (SELECT jsonb_agg(m.message ORDER BY m.seq) "
+        "FROM agent_run_messages m WHERE m.run_id = agent_runs.id) AS messages "
+        "FROM agent_runs WHERE task_id = :t",
+        t=task.id,
+    )
     tool_message = next(m for m in run.messages if m["role"] == "tool")
     assert "not run: rejected by a person: not this week" in tool_message["content"]
     assert "not this week" in task.result["output"]

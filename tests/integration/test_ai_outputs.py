@@ -83,7 +83,12 @@ class Harness:
             return list(connection.execute(sa.text(sql), params))
 
     def tool_messages(self, task_id: uuid.UUID) -> list[str]:
-        (run,) = self.rows("SELECT messages FROM agent_runs WHERE task_id = :t", t=task_id)
+        (run,) = self.rows(
+            "SELECT (SELECT jsonb_agg(m.message ORDER BY m.seq) "
+            "FROM agent_run_messages m WHERE m.run_id = agent_runs.id) AS messages "
+            "FROM agent_runs WHERE task_id = :t",
+            t=task_id,
+        )
         return [m["content"] for m in run.messages if m["role"] == "tool"]
 
 

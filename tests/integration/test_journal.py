@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
 
 from models import (
     ActionStatus,
+    AgentRun,
     AgentRunStatus,
     ErrorSeverity,
     EventType,
@@ -20,7 +22,7 @@ from models import (
 )
 from tests.support.rows import RowFactory
 from worker.agents.tool_calls import idempotency_key
-from worker.durable import journal, records
+from worker.durable import conversation, journal, records
 from worker.durable.action_logs import ACTION_LOGS
 
 OWNER = "host:1:test"
@@ -37,12 +39,28 @@ def _running_task(engine: sa.Engine, owner: str = OWNER) -> tuple[uuid.UUID, uui
             lease_expires_at=sa.func.now() + sa.text("interval '1 minute'"),
         )
         run_id = rows.insert(
-            "agent_runs",
-            task_id=task_id,
-            status=AgentRunStatus.RUNNING,
-            messages=[{"role": "user", "content": "hi"}],
+            "agent_runs", task_id=task_id, status=AgentRunStatus.RUNNING, message_count=1
+        )
+        rows.insert(
+            "agent_run_messages", run_id=run_id, seq=1, message={"role": "user", "content": "hi"}
         )
         return rows.tenant_id, task_id, run_id
+
+
+def _conversation(engine: sa.Engine, run_id: uuid.UUID) -> tuple[int, list[tuple[int, str]]]:
+    """(message_count, [(seq, role)…]) of run ``run_id``."""
+    with engine.connect() as connection:
+        count = connection.execute(
+            sa.text("SELECT message_count FROM agent_runs WHERE id = :id"), {"id": run_id}
+        ).scalar_one()
+        rows = connection.execute(
+            sa.text(
+                "SELECT seq, message->>'role' FROM agent_run_messages WHERE run_id = :id "
+                "ORDER BY seq"
+            ),
+            {"id": run_id},
+        ).all()
+    return count, [tuple(row) for row in rows]
 
 
 def _step(tenant_id: uuid.UUID, task_id: uuid.UUID, run_id: uuid.UUID) -> journal.Step:
@@ -110,7 +128,7 @@ def test_append_writes_the_whole_step_under_the_lease(engine: sa.Engine) -> None
     with engine.connect() as connection:
         run = connection.execute(
             sa.text(
-                "SELECT messages, step_count, llm_calls, prompt_tokens, completion_tokens, cost, "
+                "SELECT step_count, llm_calls, prompt_tokens, completion_tokens, cost, "
                 "model FROM agent_runs WHERE id = :id"
             ),
             {"id": run_id},
@@ -125,7 +143,7 @@ def test_append_writes_the_whole_step_under_the_lease(engine: sa.Engine) -> None
         action = connection.execute(
             sa.text("SELECT status, response_data, execution_time_ms FROM action_logs")
         ).one()
-    assert [m["role"] for m in run.messages] == ["user", "assistant"]
+    assert _conversation(engine, run_id) == (2, [(1, "user"), (2, "assistant")])
     assert (run.step_count, run.llm_calls, run.prompt_tokens, run.completion_tokens) == (
         1,
         1,
@@ -175,6 +193,53 @@ def test_append_writes_nothing_once_the_lease_is_lost(engine: sa.Engine, change:
             )
         ).scalar_one()
     assert (step_count, written) == (0, 0)
+    assert _conversation(engine, run_id) == (1, [(1, "user")])  # no row, the count unchanged
+
+
+def test_steps_number_their_messages_after_the_run_s_count(engine: sa.Engine) -> None:
+    tenant_id, task_id, run_id = _running_task(engine)
+    tools = journal.Step(
+        [{"role": "tool", "tool_call_id": f"c{n}", "content": str(n)} for n in (1, 2, 3)]
+    )
+    assert _append(engine, task_id, run_id, _step(tenant_id, task_id, run_id))
+    assert _append(engine, task_id, run_id, tools)
+    assert _append(engine, task_id, run_id, journal.Step([]))  # a step with no message
+
+    count, rows = _conversation(engine, run_id)
+    assert (count, rows) == (
+        5,
+        [(1, "user"), (2, "assistant"), (3, "tool"), (4, "tool"), (5, "tool")],
+    )
+    with engine.connect() as connection:
+        assert conversation.load(connection, run_id)[2:] == tools.messages
+        assert conversation.tail(connection, run_id, 2) == (tools.messages[1:], 5)
+
+
+def test_a_step_that_cannot_write_its_messages_writes_nothing(engine: sa.Engine) -> None:
+    """The rows and the count are one statement: a failing message row (here: its number is
+    taken already) undoes the count, the counters and the events with it."""
+    tenant_id, task_id, run_id = _running_task(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO agent_run_messages (run_id, seq, tenant_id, message) "
+                'VALUES (:run, 2, :tenant, \'{"role": "planted"}\')'
+            ),
+            {"run": run_id, "tenant": tenant_id},
+        )
+    with pytest.raises(sa.exc.IntegrityError, match="pk_agent_run_messages"):
+        _append(engine, task_id, run_id, _step(tenant_id, task_id, run_id))
+
+    with engine.connect() as connection:
+        step_count, events = connection.execute(
+            sa.text(
+                "SELECT step_count, (SELECT count(*) FROM event_logs) FROM agent_runs "
+                "WHERE id = :id"
+            ),
+            {"id": run_id},
+        ).one()
+    assert (step_count, events) == (0, 0)
+    assert _conversation(engine, run_id) == (1, [(1, "user"), (2, "planted")])
 
 
 def test_append_completes_a_call_recorded_before_its_tool_ran(engine: sa.Engine) -> None:
@@ -243,6 +308,7 @@ def test_finish_ends_task_and_run_with_the_last_step(engine: sa.Engine) -> None:
     )
     assert run.finished_at is not None
     assert events == 2
+    assert _conversation(engine, run_id) == (2, [(1, "user"), (2, "assistant")])
 
 
 def test_finish_changes_nothing_once_the_lease_is_lost(engine: sa.Engine) -> None:
@@ -258,6 +324,7 @@ def test_finish_changes_nothing_once_the_lease_is_lost(engine: sa.Engine) -> Non
             {"id": task_id},
         ).one()
     assert tuple(statuses) == (TaskStatus.RUNNING, AgentRunStatus.RUNNING, 0)
+    assert _conversation(engine, run_id) == (1, [(1, "user")])
 
 
 def test_records_write_keeps_order_and_every_kind(engine: sa.Engine) -> None:
@@ -285,3 +352,17 @@ def test_records_write_keeps_order_and_every_kind(engine: sa.Engine) -> None:
 def test_a_row_with_a_column_the_batch_does_not_write_is_refused() -> None:
     with pytest.raises(ValueError, match="add them to its columns"):
         records.EVENTS.payload([{"tenant_id": uuid.uuid4(), "colour": "red"}])
+
+
+def test_the_published_model_reads_the_conversation_in_order(engine: sa.Engine) -> None:
+    tenant_id, task_id, run_id = _running_task(engine)
+    assert _append(engine, task_id, run_id, _step(tenant_id, task_id, run_id))
+    with Session(engine) as session:
+        run = session.scalars(
+            sa.select(AgentRun)
+            .where(AgentRun.id == run_id)
+            .options(selectinload(AgentRun.conversation))
+        ).one()
+        assert [row.seq for row in run.conversation] == [1, 2]
+        assert [m["role"] for m in run.messages] == ["user", "assistant"]
+        assert run.message_count == 2

@@ -434,3 +434,29 @@ def test_an_async_engine_is_scoped_the_same_way(
     with tenant_scope(a):
         assert asyncio.run(titles()) == ["a's task"]
     assert asyncio.run(titles()) == []
+
+
+def test_a_run_s_messages_are_seen_and_written_only_in_its_tenant(
+    engine: sa.Engine, runtime_engine: sa.Engine
+) -> None:
+    with engine.begin() as connection:
+        a, b = RowFactory(connection), RowFactory(connection)
+        runs = {}
+        for rows, text in ((a, "a's"), (b, "b's")):
+            runs[text] = rows.insert("agent_runs", message_count=1)
+            rows.insert("agent_run_messages", run_id=runs[text], seq=1, message={"content": text})
+    with tenant_scope(a.tenant_id), runtime_engine.begin() as connection:
+        seen = connection.execute(sa.text("SELECT message->>'content' FROM agent_run_messages"))
+        assert seen.scalars().all() == ["a's"]
+    with (
+        tenant_scope(a.tenant_id),
+        runtime_engine.connect() as connection,
+        pytest.raises(sa.exc.ProgrammingError, match="row-level security"),
+    ):
+        connection.execute(
+            sa.text(
+                "INSERT INTO agent_run_messages (run_id, seq, tenant_id, message) "
+                "VALUES (:run, 2, :b, '{}')"
+            ),
+            {"run": runs["b's"], "b": b.tenant_id},
+        )

@@ -150,7 +150,12 @@ def test_edited_arguments_are_what_runs(harness: Harness) -> None:
     assert harness.received == [edited]
     with harness.runtime.engine.connect() as connection:
         messages = connection.execute(
-            sa.text("SELECT messages FROM agent_runs WHERE task_id = :t"), {"t": task_id}
+            sa.text(
+                "SELECT (SELECT jsonb_agg(m.message ORDER BY m.seq) "
+                "FROM agent_run_messages m WHERE m.run_id = agent_runs.id) "
+                "FROM agent_runs WHERE task_id = :t"
+            ),
+            {"t": task_id},
         ).scalar_one()
     (told,) = [m["content"] for m in messages if m.get("role") == "tool"]
     assert told.startswith("(run with arguments edited by an approver:")

@@ -48,7 +48,9 @@ class RowFactory:
             elif column.name == "tenant_id" and table.name != "tenants":
                 values[column.name] = self.tenant_id
             elif (
-                column.primary_key
+                # A key column with no default of its own (agent_run_messages' run_id and
+                # seq) is filled in like any other required column.
+                (column.primary_key and (_has_default(column) or column.identity is not None))
                 or column.nullable
                 or column.server_default is not None
                 or column.default is not None

@@ -6,6 +6,12 @@ transaction with the task's lease check, and then the workflow it belongs to is 
 - ``defer``: the provider asked us to wait; the task goes back to PENDING with a countdown and
   is re-published, so no worker slot is held meanwhile.
 - ``abandon``: the lease was lost (cancelled, or another worker owns the task); stop quietly.
+
+An ending that frees the task's slot in its tenant's window (all but ``defer``) releases the
+tenant's next held tasks (``worker.durable.dispatch``) and publishes them after the commit:
+in the ending's transaction, or, for a success (one autocommitted statement), in one of its
+own right after it. A tenant with nothing held takes no lock. A crash in between is the
+reaper's to mend (it fills every tenant's window each beat).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from worker.agents.loop import summarize
 from worker.agents.run_state import ActiveRun, LostLease, Outcome
 from worker.agents.runtime import Runtime
 from worker.core.contract import RUN_TASK
-from worker.durable import journal, records
+from worker.durable import dispatch, journal, records
 from worker.durable.leases import ClaimedTask, release_task
 from worker.durable.states import AGENT_RUN
 from worker.llm.gateway import LLMDeferred
@@ -58,10 +64,15 @@ def succeed(run: ActiveRun, output: Any, reply: journal.Step | None = None) -> O
             output=output,
             summary=summary,
         )
+        held = finished and dispatch.has_held(connection, task.tenant_id)
     if not finished:
         raise LostLease()
+    # The finish committed on its own (one statement); the tenant's next held tasks, if any,
+    # are released in a transaction of their own (a crash in between: the reaper fills it).
+    releases = _release_after_commit(runtime, task) if held else []
     run.pending_metrics = []
     run.state.llm_calls = llm_calls
+    _publish_releases(runtime, releases)
     _wake_workflow(runtime, task)
     return Outcome(task.id, "succeeded", summary)
 
@@ -93,30 +104,47 @@ def fail(
             finished_at=sa.func.now(),
         )
         if not released:
-            return _abandon_in(connection, task, run)
-        if run is not None:
-            AGENT_RUN.apply(
-                connection,
-                run.state.id,
-                AgentRunStatus.FAILED,
-                values={"error": records.scrub_text(message), "finished_at": sa.func.now()},
-            )
-        records.write(
-            connection,
-            metrics=run.pending_metrics if run is not None else [],
-            events=[records.event(scope, EventType.ERROR, message, {"code": code})],
-            errors=[
-                records.error_log(
-                    scope,
-                    error_type=f"task.{code}",
-                    message=message,
-                    severity=severity,
-                    error=error,
-                )
-            ],
-        )
+            outcome, releases = _abandon_in(runtime, connection, task, run)
+        else:
+            _record_failure(connection, scope, run, error, message, code, severity)
+            outcome, releases = None, _release_next(runtime, connection, task)
+    _publish_releases(runtime, releases)
+    if outcome is not None:
+        return outcome
     _wake_workflow(runtime, task)
     return Outcome(task.id, "failed", message)
+
+
+def _record_failure(
+    connection: sa.Connection,
+    scope: records.Scope,
+    run: ActiveRun | None,
+    error: BaseException,
+    message: str,
+    code: str,
+    severity: ErrorSeverity,
+) -> None:
+    if run is not None:
+        AGENT_RUN.apply(
+            connection,
+            run.state.id,
+            AgentRunStatus.FAILED,
+            values={"error": records.scrub_text(message), "finished_at": sa.func.now()},
+        )
+    records.write(
+        connection,
+        metrics=run.pending_metrics if run is not None else [],
+        events=[records.event(scope, EventType.ERROR, message, {"code": code})],
+        errors=[
+            records.error_log(
+                scope,
+                error_type=f"task.{code}",
+                message=message,
+                severity=severity,
+                error=error,
+            )
+        ],
+    )
 
 
 def defer(
@@ -134,22 +162,27 @@ def defer(
             not_before=sa.func.now() + timedelta(seconds=countdown),
         )
         if not released:
-            return _abandon_in(connection, task, run)
-        if run is not None:
-            AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.STARTED)
-        records.write(
-            connection,
-            metrics=run.pending_metrics if run else [],
-            events=[
-                records.event(
-                    scope,
-                    EventType.SYSTEM,
-                    f"waiting {countdown:g}s before the next LLM call ({deferral}); "
-                    "the worker slot is released meanwhile",
-                    {"countdown": countdown, "reason": "retry_after"},
-                ),
-            ],
-        )
+            outcome, releases = _abandon_in(runtime, connection, task, run)
+        else:
+            outcome, releases = None, []
+            if run is not None:
+                AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.STARTED)
+            records.write(
+                connection,
+                metrics=run.pending_metrics if run else [],
+                events=[
+                    records.event(
+                        scope,
+                        EventType.SYSTEM,
+                        f"waiting {countdown:g}s before the next LLM call ({deferral}); "
+                        "the worker slot is released meanwhile",
+                        {"countdown": countdown, "reason": "retry_after"},
+                    ),
+                ],
+            )
+    if outcome is not None:
+        _publish_releases(runtime, releases)
+        return outcome
     runtime.publisher.publish(
         RUN_TASK, {"task_id": str(task.id)}, countdown=countdown, priority=task.priority
     )
@@ -159,11 +192,17 @@ def defer(
 def abandon(runtime: Runtime, task: ClaimedTask, run: ActiveRun | None) -> Outcome:
     """Stop quietly: the task was cancelled or another worker owns it now."""
     with runtime.engine.begin() as connection:
-        return _abandon_in(connection, task, run)
+        outcome, releases = _abandon_in(runtime, connection, task, run)
+    _publish_releases(runtime, releases)
+    return outcome
 
 
-def _abandon_in(connection: sa.Connection, task: ClaimedTask, run: ActiveRun | None) -> Outcome:
-    """``abandon`` inside the caller's transaction; a cancelled task's run ends CANCELLED."""
+def _abandon_in(
+    runtime: Runtime, connection: sa.Connection, task: ClaimedTask, run: ActiveRun | None
+) -> tuple[Outcome, list[dispatch.Release]]:
+    """``abandon`` inside the caller's transaction; a cancelled task's run ends CANCELLED.
+    A cancelled task's slot is free: the tenant's next held tasks are released (to publish
+    after the commit); if another worker owns it, the window has no room and none is."""
     status = connection.execute(
         sa.select(_tasks.c.status).where(_tasks.c.id == task.id)
     ).scalar_one_or_none()
@@ -178,7 +217,34 @@ def _abandon_in(connection: sa.Connection, task: ClaimedTask, run: ActiveRun | N
             connection,
             events=[records.event(run.scope, EventType.SYSTEM, "stopped: the task was cancelled")],
         )
-    return Outcome(task.id, "abandoned", f"task is {status}; this worker stopped")
+    releases = _release_next(runtime, connection, task)
+    return Outcome(task.id, "abandoned", f"task is {status}; this worker stopped"), releases
+
+
+def _release_next(
+    runtime: Runtime, connection: sa.Connection, task: ClaimedTask
+) -> list[dispatch.Release]:
+    """In the ending's transaction: nothing held (the common case) takes no lock."""
+    if not dispatch.has_held(connection, task.tenant_id):
+        return []
+    return dispatch.fill_window(connection, task.tenant_id, runtime.settings.tenant_max_in_flight)
+
+
+def _release_after_commit(runtime: Runtime, task: ClaimedTask) -> list[dispatch.Release]:
+    with runtime.engine.begin() as connection:
+        return dispatch.fill_window(
+            connection, task.tenant_id, runtime.settings.tenant_max_in_flight
+        )
+
+
+def _publish_releases(runtime: Runtime, releases: list[dispatch.Release]) -> None:
+    for release in releases:
+        runtime.publisher.publish(
+            RUN_TASK,
+            {"task_id": str(release.task_id)},
+            task_id=str(release.task_id),
+            priority=release.priority,
+        )
 
 
 def _wake_workflow(runtime: Runtime, task: ClaimedTask) -> None:

@@ -2,16 +2,19 @@
 
 The agent and its provider are looked up first (reads that may fail: an unknown agent fails
 the task, not the claim). A task claimed before may have a run to continue from its persisted
-messages; otherwise a new agent_runs row starts from the system prompt and the task's input.
+messages (its ``agent_run_messages`` rows); otherwise a new agent_runs row starts from the system
+prompt and the task's input, inserted with those first rows in one statement.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from models import AgentRun, AgentRunStatus, EventType
 from worker.agents.definitions import AgentDefinition, find_agent, load_agent
@@ -19,7 +22,7 @@ from worker.agents.loop import initial_messages
 from worker.agents.model_versions import record_model_version
 from worker.agents.run_state import ActiveRun, RunState
 from worker.agents.runtime import Runtime
-from worker.durable import records
+from worker.durable import conversation, records
 from worker.durable.leases import ClaimedTask
 from worker.durable.states import AGENT_RUN
 from worker.llm.gateway import ProviderConfig
@@ -78,7 +81,12 @@ def _resumable_run(connection: sa.Connection, task: ClaimedTask) -> _RunRow | No
     if task.attempts <= 1:
         return None
     return connection.execute(
-        sa.select(_runs.c.id, _runs.c.messages, _runs.c.llm_calls, _runs.c.status)
+        sa.select(
+            _runs.c.id,
+            conversation.of(_runs.c.id).label("messages"),
+            _runs.c.llm_calls,
+            _runs.c.status,
+        )
         .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
         .order_by(_runs.c.started_at.desc())
         .limit(1)
@@ -125,8 +133,10 @@ def _start(
         task.input_prompt,
         task.input_payload.get("input", task.input_payload),
     )
-    connection.execute(
-        sa.insert(_runs).values(
+    first = sa.bindparam("first_messages", json.dumps(messages), type_=sa.Text)
+    run = (
+        sa.insert(_runs)
+        .values(
             id=run_id,
             tenant_id=task.tenant_id,
             task_id=task.id,
@@ -135,9 +145,12 @@ def _start(
             agent_version=agent.version,
             status=AgentRunStatus.RUNNING,
             model=model,
-            messages=messages,
+            message_count=len(messages),
         )
+        .returning(*conversation.returning())
+        .cte("run")
     )
+    connection.execute(conversation.insert_after(run, sa.cast(first, JSONB)).add_cte(run))
     # A configuration that has not run in this tenant before becomes its ai_model_versions row.
     record_model_version(
         connection,

@@ -4,6 +4,12 @@ Both doors use it: our client (commit the row, then publish its id) and a raw ``
 from a foreign service (the worker creates the row from the message). A payload that breaks
 the contract becomes a FAILED task with a readable error and an ERROR event; one too broken to
 name a tenant is kept, redacted, in ai_error_logs. Nothing is dropped.
+
+With ``admission`` a new task goes through its tenant's window (``worker.durable.dispatch``):
+it is written held and the tenant's window is filled in the same transaction; the caller
+publishes ``Submitted.releases`` (which may name older held tasks, not this one) after the
+commit. Without it (the default, for callers that publish what they create) the row is
+released at once.
 """
 
 from __future__ import annotations
@@ -23,11 +29,19 @@ from worker.core.errors import AgentWorkerError
 from worker.core.limits import InputTooLarge, check_size, storable
 from worker.core.settings import Settings
 from worker.core.tenants import resolve_tenant, tenant_named_by
-from worker.durable import records
+from worker.durable import dispatch, records
+from worker.durable.dispatch import Release
 from worker.durable.rows import insert_once
 
 _tasks = Task.__table__
-__all__ = ["InputTooLarge", "Submitted", "create_task", "message_key", "record_rejected"]
+__all__ = [
+    "InputTooLarge",
+    "Release",
+    "Submitted",
+    "create_task",
+    "message_key",
+    "record_rejected",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,10 @@ class Submitted:
     task_id: uuid.UUID
     created: bool
     status: TaskStatus
+    #: False while the task waits, held, behind its tenant's tasks in flight.
+    released: bool = True
+    #: Tasks this submission released (this one, or older held ones): publish after commit.
+    releases: tuple[Release, ...] = ()
 
 
 def message_key(message_id: str) -> str:
@@ -49,8 +67,10 @@ def create_task(
     *,
     idempotency_key: str | None,
     broker_message_id: str | None = None,
+    admission: bool = False,
 ) -> Submitted:
-    """Insert the task, or return the one that already has this idempotency key."""
+    """Insert the task, or return the one that already has this idempotency key (unchanged,
+    held or not). ``admission``: through the tenant's window (see the module's note)."""
     tenant_id = resolve_tenant(connection, request.tenant)
     limit = settings.max_input_bytes
     check_size(
@@ -63,7 +83,15 @@ def create_task(
     agent = find_agent(connection, tenant_id, request.agent)
     values = _task_values(tenant_id, request, idempotency_key, broker_message_id)
     values["agent_id"] = agent.id
-    return _insert_once(connection, values)
+    if not admission:
+        return _insert_once(connection, values)
+    values["released_at"] = None
+    submitted = _insert_once(connection, values)
+    if not submitted.created:
+        return submitted
+    releases = tuple(dispatch.fill_window(connection, tenant_id, settings.tenant_max_in_flight))
+    released = any(r.task_id == submitted.task_id for r in releases)
+    return Submitted(submitted.task_id, True, submitted.status, released, releases)
 
 
 def record_rejected(
@@ -159,9 +187,10 @@ def _insert_once(connection: sa.Connection, values: dict[str, Any]) -> Submitted
         _tasks,  # type: ignore[arg-type]
         values,
         key=["tenant_id", "idempotency_key"],
-        returning=[_tasks.c.id, _tasks.c.status],
+        returning=[_tasks.c.id, _tasks.c.status, _tasks.c.released_at],
     )
-    return Submitted(inserted.row.id, inserted.created, TaskStatus(inserted.row.status))
+    row = inserted.row
+    return Submitted(row.id, inserted.created, TaskStatus(row.status), row.released_at is not None)
 
 
 def _title(value: Any) -> str | None:

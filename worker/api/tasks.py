@@ -114,7 +114,8 @@ def router() -> APIRouter:
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> JSONResponse:
         """Commit the task row, then publish only its id; a repeated Idempotency-Key returns
-        the first task (200) and publishes nothing."""
+        the first task (200) and publishes nothing. ``held``: the task waits behind its
+        tenant's tasks in flight (fair dispatch) and is released as they finish."""
         parsed = _parse(body, principal, idempotency_key)
         client = _client(request, principal)
         with tenant_scope(principal.tenant_id, user_id=principal.user_id):
@@ -124,7 +125,7 @@ def router() -> APIRouter:
                 raise _refused(error) from None
             body_out = _task_body(client, submitted.task_id)
         return JSONResponse(
-            {**body_out, "created": submitted.created},
+            {**body_out, "created": submitted.created, "held": not submitted.released},
             status_code=201 if submitted.created else 200,
             headers={"Location": f"/v1/tasks/{submitted.task_id}"},
         )

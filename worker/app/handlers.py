@@ -68,9 +68,24 @@ def handle_run_task(runtime: Runtime, payload: Mapping[str, Any], message_id: st
                 request,
                 idempotency_key=request.idempotency_key or message_key(message_id),
                 broker_message_id=message_id,
+                admission=True,
             )
     except (InvalidPayload, UnknownTenant, UnknownAgent, InputTooLarge, Unauthenticated) as error:
         return _reject(runtime, payload, error, message_id)
+    # Through its tenant's window like any submission: released, this delivery runs it; held,
+    # the message is done with (the row is committed) and a release publishes its id later.
+    for release in submitted.releases:
+        if release.task_id != submitted.task_id:
+            runtime.publisher.publish(
+                RUN_TASK,
+                {"task_id": str(release.task_id)},
+                task_id=str(release.task_id),
+                priority=release.priority,
+            )
+    if not submitted.released:
+        return Outcome(
+            submitted.task_id, "held", "held behind its tenant's tasks in flight (fair dispatch)"
+        )
     if not submitted.created and submitted.status != TaskStatus.PENDING:
         return Outcome(
             submitted.task_id,

@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import (
-    AgentRun,
     AIWorkflowExecution,
     AIWorkflowStepRun,
     AIWorkflowVersion,
@@ -26,6 +25,7 @@ from models import (
     Task,
 )
 from worker.approvals.views import ApprovalView
+from worker.durable import conversation
 from worker.security.redact import redact
 
 __all__ = ["ApprovalContext", "Message", "Outcome", "StepOutput", "approval_context"]
@@ -113,12 +113,8 @@ def _conversation(
 ) -> tuple[tuple[Message, ...], int]:
     if agent_run_id is None:
         return (), 0
-    raw = connection.execute(
-        sa.select(AgentRun.messages).where(AgentRun.id == agent_run_id)
-    ).scalar_one_or_none()
-    messages = [m for m in (raw or []) if isinstance(m, dict)]
-    shown = messages[-MAX_MESSAGES:]
-    return tuple(_message(m) for m in shown), len(messages) - len(shown)
+    shown, total = conversation.tail(connection, agent_run_id, MAX_MESSAGES)
+    return tuple(_message(m) for m in shown if isinstance(m, dict)), total - len(shown)
 
 
 def _message(message: dict[str, Any]) -> Message:

@@ -1,9 +1,11 @@
 """A run's steps, each written by one statement (DESIGN §5).
 
-A step adds the model's reply or the tool results to the run's conversation, counts tokens and
-cost, and records its events, latency metrics and action rows. All of it is one statement of
-data-modifying CTEs gated on the lease, run in autocommit: every row is written or, when this
-worker no longer holds the task (cancelled, reclaimed), none is. The last step also moves the
+A step adds the model's reply or the tool results to the run's conversation (as rows numbered
+after the run's ``message_count``, ``worker.durable.conversation``: a step writes its own messages
+only, however long the run), counts tokens and cost, and records its events, latency metrics and
+action rows. All of it is one statement of data-modifying CTEs gated on the lease, run in
+autocommit: every row is written or, when this worker no longer holds the task (cancelled,
+reclaimed), none is. The last step also moves the
 task to SUCCEEDED and the run to COMPLETED, in the same statement.
 
 One round trip per step instead of one per kind of row plus a COMMIT: at 0 ms LLM latency the
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from models import AgentRun, AgentRunStatus, Task, TaskStatus
+from worker.durable import conversation
 from worker.durable.action_logs import ACTION_LOGS, completing_action_logs
 from worker.durable.leases import lease_held, release
 from worker.durable.records import EVENTS, METRICS
@@ -60,10 +63,11 @@ def _param(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
 
 
 def _run_changes() -> dict[str, Any]:
-    """The run's UPDATE for any step: append messages, add counters."""
+    """The run's UPDATE for any step: count its messages (inserted by ``_with_rows``), add
+    counters."""
     c = _runs.c
     return {
-        "messages": c.messages.op("||")(sa.cast(_bind("messages", sa.Text), JSONB)),
+        "message_count": c.message_count + sa.func.jsonb_array_length(_messages()),
         "step_count": c.step_count + _bind("steps", sa.Integer),
         "model": _param("model", c.model),
         "llm_calls": c.llm_calls + _bind("llm_calls", sa.Integer),
@@ -73,13 +77,19 @@ def _run_changes() -> dict[str, Any]:
     }
 
 
-def _with_rows(gate: sa.CTE, *changes: sa.CTE) -> sa.Select[Any]:
-    """``SELECT id FROM gate`` that also makes ``changes`` and inserts the step's rows, the
-    rows only if the gate moved a row."""
+def _messages() -> sa.ColumnElement[Any]:
+    return sa.cast(_bind("messages", sa.Text), JSONB)
+
+
+def _with_rows(gate: sa.CTE, step: sa.CTE) -> sa.Select[Any]:
+    """``SELECT id FROM gate`` that also makes the run's UPDATE ``step`` (returning
+    ``conversation.returning()``) and inserts the step's rows, the rows only if the gate moved
+    a row (the messages: only if ``step`` did)."""
     moved = sa.exists(sa.select(gate.c.id))
     actions = completing_action_logs(ACTION_LOGS.insert(_PREFIX + "action_logs", where=moved))
     return sa.select(gate.c.id).add_cte(
-        *changes,
+        *([step] if step is not gate else []),
+        conversation.insert_after(step, _messages()).cte("messages"),
         EVENTS.insert(_PREFIX + "events", where=moved).cte("events"),
         METRICS.insert(_PREFIX + "metrics", where=moved).cte("metrics"),
         actions.cte("action_logs"),
@@ -94,13 +104,14 @@ def _owner() -> sa.BindParameter[Any]:
     return _bind("owner", _tasks.c.lease_owner.type)
 
 
-_APPEND = _with_rows(
+_appended = (
     sa.update(_runs)
     .where(_runs.c.id == _bind("run_id", _runs.c.id.type), lease_held(_task_id(), _owner()))
     .values(_run_changes())
-    .returning(_runs.c.id)
+    .returning(*conversation.returning())
     .cte("step")
 )
+_APPEND = _with_rows(_appended, _appended)
 
 _released = release(
     _task_id(),
@@ -124,6 +135,7 @@ _FINISH = _with_rows(
             "output_summary": _param("output_summary", _runs.c.output_summary),
             "finished_at": sa.func.now(),
         },
+        returning=conversation.returning(),
     ).cte("step"),
 )
 

@@ -83,11 +83,13 @@ def record_probe_delivery(
 
 def suspected(stale_after: timedelta) -> sa.ColumnElement[bool]:
     """A PENDING task due for ``stale_after`` without being claimed. For a PENDING row,
-    ``updated_at`` is when it became PENDING or was last re-published (each followed by a
-    publish); any other touch only makes it look younger, never older."""
+    ``updated_at`` is when it became PENDING, was released or was last re-published (each
+    followed by a publish); any other touch only makes it look younger, never older. A held
+    task (fair dispatch: ``released_at`` NULL) has no message to lose and is never suspected."""
     since = sa.func.now() - stale_after
     return sa.and_(  # spelt out rather than greatest(), so that ix_tasks_status_updated_at serves
         Task.status == TaskStatus.PENDING,
+        Task.released_at.is_not(None),
         Task.updated_at < since,
         sa.or_(Task.not_before.is_(None), Task.not_before < since),
     )

@@ -4,13 +4,17 @@ Runs from Celery beat (``maintenance.reap``). A RUNNING task whose lease expired
 died) goes back to PENDING and is re-published; a PENDING task whose message was lost (e.g. a
 crash between commit and publish) is re-published, but one that is only queued behind others
 is not: a probe through its queue tells them apart (``worker.durable.queue_probes``); a
-workflow execution whose wake-up was lost is advanced. Duplicates are harmless: a task is
-claimed by one conditional UPDATE, and an advance moves an execution only as far as its rows
-allow.
+workflow execution whose wake-up was lost is advanced; a tenant whose window (fair dispatch,
+``worker.durable.dispatch``) has room while it holds tasks back gets them released (a crash
+between a task's end and its release, or an end that released nothing: a cancel, a give-up, a
+wait for a person); a held task, which has no message, is never probed nor re-published.
+Duplicates are harmless: a task is claimed by one conditional UPDATE, and an advance moves an
+execution only as far as its rows allow.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,7 +35,8 @@ from models import (
 )
 from models.tenant_scope import tenant_scope
 from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK
-from worker.durable import queue_probes, records
+from worker.core.settings import get_settings
+from worker.durable import dispatch, queue_probes, records
 from worker.durable.publishing import Publisher
 from worker.durable.states import TASK
 from worker.durable.tenant_lookup import tenants_with_open_work
@@ -49,6 +54,7 @@ class ReapReport:
     republished_pending: int
     advanced_executions: int
     probes_sent: int = 0
+    released_held: int = 0
 
 
 def reap(
@@ -59,26 +65,44 @@ def reap(
     lost_wake_seconds: float = 20.0,
     idle_execution_seconds: float = 300.0,
     limit: int = 500,
+    max_in_flight: int | None = None,
 ) -> ReapReport:
     """Re-queue what lost its worker; probe the queue for tasks PENDING longer than
     ``stale_after_seconds`` and re-publish those a probe proved lost; wake an execution whose
     wake-up is ``lost_wake_seconds`` overdue, or that has not moved in
-    ``idle_execution_seconds``."""
+    ``idle_execution_seconds``; release held tasks that fit in their tenant's window
+    (``max_in_flight``: the default window, else the process's settings)."""
     windows = _Windows(
         timedelta(seconds=stale_after_seconds),
         timedelta(seconds=lost_wake_seconds),
         timedelta(seconds=idle_execution_seconds),
     )
+    window = max_in_flight if max_in_flight is not None else get_settings().tenant_max_in_flight
     reports = []
     for tenant_id in tenants_with_open_work(engine):  # each in its own scope (RLS)
         with tenant_scope(tenant_id):
+            released = _release_held(engine, publisher, tenant_id, window)
             reports.append(_reap_tenant(engine, publisher, windows, limit))
+            reports.append(ReapReport(0, 0, 0, 0, released))
     return ReapReport(
         sum(r.requeued_after_lost_worker for r in reports),
         sum(r.republished_pending for r in reports),
         sum(r.advanced_executions for r in reports),
         sum(r.probes_sent for r in reports),
+        sum(r.released_held for r in reports),
     )
+
+
+def _release_held(
+    engine: sa.Engine, publisher: Publisher, tenant_id: uuid.UUID, window: int
+) -> int:
+    """Fill the tenant's window, in a transaction of its own (its lock is the tenant's
+    admissions'); publish what it released after the commit."""
+    with engine.begin() as connection:
+        releases = dispatch.fill_window(connection, tenant_id, window)
+    for release in releases:
+        publisher.publish(RUN_TASK, {"task_id": str(release.task_id)}, priority=release.priority)
+    return len(releases)
 
 
 @dataclass(frozen=True)

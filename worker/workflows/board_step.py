@@ -30,6 +30,7 @@ from models import (
     Task,
     TaskStatus,
 )
+from worker.durable import conversation
 from worker.durable.states import CHAT_SESSION
 from worker.orchestrator import Card, cards_of, compose, load_card, move_card, setting
 from worker.workflows.advancing import Advance, Fail, Goto, StepOutcome, Wait
@@ -242,7 +243,7 @@ def _commit_request(card: Card, output: Any) -> str:
 def _conversation(state: Advance, task_id: uuid.UUID) -> tuple[list[Any], str | None]:
     """The task's latest run's messages (without the system prompt) and its model."""
     row = state.connection.execute(
-        sa.select(_runs.c.messages, _runs.c.model)
+        sa.select(conversation.of(_runs.c.id).label("messages"), _runs.c.model)
         .where(_runs.c.task_id == task_id)
         .order_by(_runs.c.started_at.desc())
         .limit(1)
