@@ -3,8 +3,11 @@
 # Flower's state (mount a volume there).
 FROM python:3.11-slim
 
+# MALLOC_ARENA_MAX: glibc's arenas for a threads pool (8 per core by default) hold freed memory
+# apart; two bound what fifty threads can hold (README, Memory). glibc reads it at exec.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 

@@ -291,6 +291,8 @@ def start_worker_process(
     ]
     if beat:
         command += ["--beat", "--schedule", str(log_path.with_suffix(".beat"))]
+    # glibc reads it at exec: two malloc arenas, not 8 per core, for the pool's threads
+    env = {"MALLOC_ARENA_MAX": "2", **env}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
