@@ -18,7 +18,14 @@ from types import FrameType
 
 from tests.bench.api.report import api_section
 from tests.bench.api.scenario import ApiResults, run_api
+from tests.bench.fairness import QUICK_FAIRNESS, FairnessPlan, OnlyFairness, run_fairness
+from tests.bench.longrun import STEPS, OnlyLongRun, run_longrun
+from tests.bench.memory import TASKS as MEMORY_TASKS
+from tests.bench.memory import MemoryResults, run_memory
+from tests.bench.peers.scenarios import run_dbos, run_langgraph
 from tests.bench.procs import BenchError, per_process
+from tests.bench.ratelimit import DEFAULT_TASKS, QUICK_TASKS, OnlyRateLimit, run_ratelimit
+from tests.bench.report.peers import PeerResults, peers_section
 from tests.bench.report.results import Results
 from tests.bench.report.text import render
 from tests.bench.retention import RetentionBench, retention_section, run_retention_bench
@@ -57,7 +64,7 @@ QUICK = Plan(
     "quick", 300, 100, 32, 200, 50, 2, 500, 50, 200, 30, 200, 100, 300, retention_rows=100_000
 )
 #: ``--only`` runs one part of the bench alone.
-PARTS = ("api", "retention")
+PARTS = ("api", "retention", "peers", "fairness", "ratelimit", "longrun", "memory")
 
 
 def _positive(raw: str) -> int:
@@ -124,7 +131,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         choices=PARTS,
-        help="run only this part (api: the HTTP API's figures; retention: deleting old events)",
+        help="run only this part (api: the HTTP API's figures; retention: deleting old events; "
+        "peers: (B) and (C) for bare Celery, ours, DBOS and LangGraph; fairness: one "
+        "tenant's burst against another's few tasks; longrun: (E), a 200-step run's step cost; "
+        "memory: a worker process's RSS, idle and after agent tasks)",
+    )
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="skip the peers (DBOS, LangGraph), whose venvs are installed from PyPI on first use",
+    )
+    parser.add_argument(
+        "--ratelimit-tasks",
+        type=_positive,
+        help=f"(ratelimit, with --only ratelimit) tasks against a provider limited to 60 "
+        f"requests a minute, 2 worker processes [{DEFAULT_TASKS}; quick {QUICK_TASKS}]",
+    )
+    parser.add_argument(
+        "--ratelimit-share",
+        type=float,
+        default=0.97,
+        help="(ratelimit) the workers' AGENTWORKER_LLM_RATE_LIMIT_SHARE [0.97, the default]",
     )
     parser.add_argument(
         "--db-pool-size", type=_positive, default=20, help="AGENTWORKER_DB_POOL_SIZE"
@@ -216,7 +243,18 @@ def _terminate_cleanly() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi | OnlyRetention:
+def bench(
+    args: argparse.Namespace, plan: Plan, tmp: Path
+) -> (
+    Results
+    | OnlyApi
+    | OnlyRetention
+    | OnlyPeers
+    | OnlyFairness
+    | OnlyRateLimit
+    | OnlyLongRun
+    | MemoryResults
+):
     logs = Path(args.logs).resolve() if args.logs else tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     meta: dict[str, object] = {
@@ -251,6 +289,29 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi 
             retention = bench_retention(ctx, plan)
             _say("stopping services ...")
             return OnlyRetention(meta, retention)
+        if args.only == "fairness":
+            fair_plan = QUICK_FAIRNESS if args.quick else FairnessPlan()
+            fairness = run_fairness(ctx, fair_plan, _say)
+            _say("stopping services ...")
+            return OnlyFairness(meta, fairness)
+        if args.only == "ratelimit":
+            tasks = args.ratelimit_tasks or (QUICK_TASKS if args.quick else DEFAULT_TASKS)
+            _say(f"(ratelimit) {tasks} tasks against a provider limited to 60 requests a minute")
+            ratelimit = run_ratelimit(ctx, tasks=tasks, share=args.ratelimit_share, say=_say)
+            _say("stopping services ...")
+            return OnlyRateLimit(meta, ratelimit)
+        if args.only == "longrun":
+            longrun = run_longrun(ctx, steps=STEPS, say=_say)
+            _say("stopping services ...")
+            return OnlyLongRun(meta, longrun)
+        if args.only == "memory":
+            memory = run_memory(ctx, tasks=50 if args.quick else MEMORY_TASKS, say=_say)
+            _say("stopping services ...")
+            return memory
+        if args.only == "peers":
+            peers = bench_peers(ctx, plan)
+            _say("stopping services ...")
+            return OnlyPeers(meta, peers)
 
         started = time.monotonic()
         _say(f"(a) bare Celery: {plan.noop_tasks} no-op tasks at concurrency {plan.concurrency}")
@@ -314,12 +375,134 @@ def bench(args: argparse.Namespace, plan: Plan, tmp: Path) -> Results | OnlyApi 
             processes=plan.processes,
         )
         _done(io_agent, started)
+        if not args.no_peers:
+            meta["peers"] = bench_peer_runs(ctx, plan, ceiling, agent, io_bare, io_agent)
 
         workflows = bench_workflows(ctx, plan, agent)
         api = bench_api(ctx, plan)
         meta["retention"] = bench_retention(ctx, plan)
         _say("stopping services ...")
     return Results(meta, noop, ceiling, agent, io_bare, io_agent, workflows, api)
+
+
+@dataclass(frozen=True)
+class OnlyPeers:
+    """``--only peers``: (B) and (C) for bare Celery, ours and the peers, in one run."""
+
+    meta: dict[str, object]
+    peers: PeerResults
+
+    def render(self) -> str:
+        meta = self.meta
+        head = [
+            f"agentworker benchmark, peers ({meta['mode']} run, {meta['started_at']})",
+            f"  machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}",
+            f"  PostgreSQL {meta['postgres']} ({meta['postgres_origin']}), "
+            f"Redis {meta['redis']} ({meta['redis_origin']})",
+            f"  ours: Celery {meta['celery']}, openai {meta['openai']}; peers: "
+            + ", ".join(f"{k} {v}" for k, v in peer_versions().items()),
+            "",
+        ]
+        return "\n".join(head + peers_section(self.peers)) + "\n"
+
+    def as_json(self) -> dict[str, object]:
+        return {"meta": self.meta | {"peers": peer_versions()}, "peers": self.peers.as_json()}
+
+
+def peer_versions() -> dict[str, str]:
+    """The pins each peer's venv was installed from."""
+    from tests.bench.peers import venvs
+
+    pins: dict[str, str] = {}
+    for peer in ("dbos", "langgraph"):
+        for line in venvs.requirements(peer).read_text().splitlines():
+            if "==" in line and not line.startswith("#"):
+                name, _, version = line.partition("==")
+                pins.setdefault(name.split("[")[0], version)
+    return pins
+
+
+def bench_peers(ctx: Context, plan: Plan) -> PeerResults:
+    """``--only peers``: (B) for bare Celery + SDK, ours and the peers back to back, then (C)
+    likewise, so that the systems of one scenario share the machine's load of the moment."""
+    processes = plan.processes
+    _say(f"(B) bare Celery + openai SDK: {plan.agent_tasks} tasks, LLM 0 ms")
+    b0 = run_bare_llm(
+        ctx,
+        "b0-bare-openai",
+        tasks=plan.agent_tasks,
+        concurrency=plan.concurrency,
+        processes=processes,
+    )
+    _say(f"   {b0.per_second:.1f} runs/s")
+    _say(f"(B) agentworker: {plan.agent_tasks} tasks, LLM 0 ms")
+    b = run_agents(
+        ctx,
+        "b-agent",
+        tasks=plan.agent_tasks,
+        concurrency=plan.concurrency,
+        latency_ms=0,
+        processes=processes,
+    )
+    _say(f"   {b.per_second:.1f} runs/s")
+    results = PeerResults({"bare": b0, "agentworker": b}, {})
+    results.b |= _peer_runs(ctx, plan, io=False)
+    _say(f"(C) bare Celery: {plan.io_tasks} tasks sleeping 2 x {plan.latency_ms:g} ms")
+    results.c["bare"] = run_bare(
+        ctx,
+        "c-bare-sleep",
+        tasks=plan.io_tasks,
+        concurrency=plan.io_concurrency,
+        processes=processes,
+        sleep_ms=plan.latency_ms,
+        sleeps=2,
+    )
+    _say(f"   {results.c['bare'].per_second:.1f} runs/s")
+    _say(f"(C) agentworker: {plan.io_tasks} tasks, LLM {plan.latency_ms:g} ms")
+    results.c["agentworker"] = run_agents(
+        ctx,
+        "c-agent",
+        tasks=plan.io_tasks,
+        concurrency=plan.io_concurrency,
+        latency_ms=plan.latency_ms,
+        processes=processes,
+    )
+    _say(f"   {results.c['agentworker'].per_second:.1f} runs/s")
+    results.c |= _peer_runs(ctx, plan, io=True)
+    return results
+
+
+def bench_peer_runs(
+    ctx: Context, plan: Plan, b0: RunResult, b: RunResult, cb: RunResult, ca: RunResult
+) -> PeerResults:
+    """DBOS and LangGraph on (B) and (C), set beside the runs of ours and bare Celery given."""
+    return PeerResults(
+        {"bare": b0, "agentworker": b} | _peer_runs(ctx, plan, io=False),
+        {"bare": cb, "agentworker": ca} | _peer_runs(ctx, plan, io=True),
+    )
+
+
+def _peer_runs(ctx: Context, plan: Plan, *, io: bool) -> dict[str, RunResult]:
+    """(B) (``io`` false: LLM at 0 ms) or (C) for each peer."""
+    runs, concurrency = (
+        (plan.io_tasks, plan.io_concurrency) if io else (plan.agent_tasks, plan.concurrency)
+    )
+    latency, label = (plan.latency_ms, "C") if io else (0.0, "B")
+    results = {}
+    for peer, run in (("dbos", run_dbos), ("langgraph", run_langgraph)):
+        started = time.monotonic()
+        _say(f"({label}) {peer}: {runs} runs, LLM {latency:g} ms, concurrency {concurrency}")
+        results[peer] = run(
+            ctx,
+            f"{label}-{peer}",
+            runs=runs,
+            concurrency=concurrency,
+            processes=plan.processes,
+            latency_ms=latency,
+            say=_say,
+        )
+        _done(results[peer], started)
+    return results
 
 
 @dataclass(frozen=True)
@@ -444,11 +627,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("benchmark interrupted; every process it started has been stopped")
         return 130
-    if isinstance(results, OnlyApi | OnlyRetention):
+    if isinstance(
+        results,
+        OnlyApi
+        | OnlyRetention
+        | OnlyPeers
+        | OnlyFairness
+        | OnlyRateLimit
+        | OnlyLongRun
+        | MemoryResults,
+    ):
         sys.stdout.write(results.render())
     else:
         retention = results.meta.pop("retention", None)
+        peers = results.meta.pop("peers", None)
         sys.stdout.write(render(results))
+        if isinstance(peers, PeerResults):
+            sys.stdout.write("\n" + "\n".join(peers_section(peers)) + "\n")
+            results.meta["peers"] = peers.as_json()
         if results.api is not None:
             sys.stdout.write("\n".join(api_section(results.api)) + "\n")
         if isinstance(retention, RetentionBench):
@@ -460,5 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and isinstance(results, Results) and not all(results.passed().values()):
         return 1
     if args.check and isinstance(results, OnlyRetention) and not results.retention.passed:
+        return 1
+    if args.check and isinstance(results, OnlyRateLimit) and not results.ratelimit.passed:
+        return 1
+    if args.check and isinstance(results, OnlyLongRun) and not results.longrun.passed:
         return 1
     return 0

@@ -3,6 +3,7 @@ worker dies or stalls, the CPU probes a ``CpuSampler`` reads, and counter deltas
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -14,14 +15,12 @@ from tests.bench.procs import (
     LLMServerProcess,
     Worker,
     check_running,
-    cpu_seconds,
-    driver_cpu,
     log_tail,
     logs_tail,
     peak_rss_mib,
-    total_cpu_seconds,
 )
 from tests.bench.scenarios.context import Context
+from tests.bench.sched import Runtime, postgres_backends, postgres_server
 
 
 def wait_done(
@@ -74,16 +73,23 @@ def wait_for(
 def cpu_probes(
     ctx: Context, worker_pids: Sequence[int], llm: LLMServerProcess | None
 ) -> dict[str, Callable[[], float | None]]:
-    """CPU probes; "worker" is the sum over the worker processes, so it reads the same for one
-    process or several."""
-    probes: dict[str, Callable[[], float | None]] = {
-        "worker": lambda: total_cpu_seconds(worker_pids),
-        "postgres": ctx.database.cpu,
-        "redis": ctx.broker.cpu,
-        "bench driver": driver_cpu,
-    }
+    """CPU probes, read exactly from the scheduler (``tests.bench.sched``), not in ticks;
+    "worker" is the sum over the worker processes, so it reads the same for one process or
+    several; PostgreSQL's client backends (the statements) apart from its server processes."""
+    pids = list(worker_pids)
+    probes: dict[str, Callable[[], float | None]] = {"worker": Runtime(lambda: pids)}
+    postmaster = ctx.database.postmaster_pid
+    if postmaster:
+        probes["postgres backends"] = Runtime(lambda: postgres_backends(postmaster))
+        probes["postgres server"] = Runtime(lambda: postgres_server(postmaster))
+    else:
+        probes["postgres"] = ctx.database.cpu
+    broker_pid = ctx.broker.pid
+    probes["redis"] = Runtime(lambda: [broker_pid]) if broker_pid else ctx.broker.cpu
+    probes["bench driver"] = Runtime(lambda: [os.getpid()])
     if llm is not None:
-        probes["llm server"] = lambda: cpu_seconds(llm.pid)
+        llm_pid = llm.pid
+        probes["llm server"] = Runtime(lambda: [llm_pid])
     return probes
 
 
