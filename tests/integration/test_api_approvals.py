@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.support.agents import add_agent, ensure_tenant
+from tests.support.agents import add_agent
+from tests.support.api_calls import bearer, problem, tenant_key
 from tests.support.local_llm import admin
 from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
@@ -27,7 +28,6 @@ from worker.approvals import tool_call_digest
 from worker.core.contract import RunTaskRequest
 from worker.core.settings import Settings
 from worker.dev.llm_server import LocalLLMServer
-from worker.security.api_keys import issue_key
 from worker.security.encryption import SecretBox, generate_key
 from worker.workflows.catalog import start_execution
 from worker.workflows.engine import advance
@@ -55,23 +55,11 @@ def api(
 
 
 def _key(engine: sa.Engine, tenant: str = "acme", scopes: tuple[str, ...] = ("read", "decide")):
-    tenant_id = ensure_tenant(engine, tenant)
-    with engine.begin() as connection:
-        return issue_key(connection, BOX, tenant_id=tenant_id, name="svc", scopes=list(scopes)).key
+    return tenant_key(engine, tenant, scopes)
 
 
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def _problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["type"] and body["title"] and body["detail"]
-    if code is not None:
-        assert body["type"].endswith(f":{code}"), body
-    return body
+_auth = bearer
+_problem = problem
 
 
 def _gate(engine: sa.Engine, name: str = "gated", **policy: Any) -> uuid.UUID:
