@@ -76,6 +76,9 @@ broker_transport_options = {
     # Take turns between queues, so a backlog of agent runs never delays workflow transitions
     # and approval decisions (priority order would drain `agents` first).
     "queue_order_strategy": "round_robin",
+    # An idle worker looks at its queues at most this far apart (worker/app/lossless_redis.py:
+    # a message is taken and recorded as unacked in one script, which cannot block).
+    "idle_poll_max_seconds": _float("AGENTWORKER_BROKER_IDLE_POLL_SECONDS", 0.02),
 }
 
 # Flower and `celery events` see every task's life.

@@ -22,11 +22,6 @@ def render(report: SoakReport) -> str:
         rows.append((name, str(count), "must be 0" + ("" if count == 0 else ": FAILED")))
     rows += [
         ("side effects recorded done, never delivered", str(len(report.effects_lost)), ""),
-        (
-            "foreign jobs Redis lost at its restart (known gap, README Guarantees)",
-            str(len(report.lost_in_redis_restart)),
-            "",
-        ),
         ("events out of order", str(len(report.events_out_of_order)), ""),
         (
             "LLM requests (bound: persisted + failed + a slot per fault)",

@@ -77,9 +77,6 @@ class SoakReport:
     unrecorded: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
     effects_lost: list[str] = field(default_factory=list)
-    #: Foreign jobs sent while Redis was restarting whose message Redis itself lost: the one
-    #: known gap (README "Guarantees": kombu pops before it records), reported, not hidden.
-    lost_in_redis_restart: list[str] = field(default_factory=list)
     failed_examples: list[str] = field(default_factory=list)
     #: For faults recovered from late (or never): what came back last, as the rows say now.
     slowest: list[str] = field(default_factory=list)
@@ -128,7 +125,6 @@ class _Soak:
         self.jobs: dict[str, work.Job] = {}
         self.foreign_keys: list[str] = []
         self.foreign_sent_at: dict[str, float] = {}
-        self.redis_restart: tuple[float, float] | None = None
         self.malformed: list[tuple[str, str, float]] = []  # (message id, what, when sent)
         self.workload = work.seed(
             services.engine, separate_models=False, expires_in_seconds=options.expires_in_seconds
@@ -253,16 +249,7 @@ class _Soak:
             restart_postgres(self.services.postgres, down_seconds=3)
         else:
             self.clock.fault("Redis restart")
-            began = time.monotonic()
             restart_redis(self.services.redis, down_seconds=3)
-            self.redis_restart = (began, time.monotonic())
-
-    def _sent_in_redis_restart(self, key: str, margin: float = 5.0) -> bool:
-        """Sent within ``margin`` s of the Redis restart (its stop to its return)."""
-        if self.redis_restart is None or key not in self.foreign_sent_at:
-            return False
-        began, ended = self.redis_restart
-        return began - margin <= self.foreign_sent_at[key] <= ended + margin
 
     def _nearest_fault(self, at: float) -> str:
         faults = [(abs(f.at - at), f) for f in self.clock.faults]
@@ -343,16 +330,11 @@ class _Soak:
             held = self._foreign_in_broker(set(missing))
         except redis_py.RedisError as error:
             held = dict.fromkeys(missing, f"Redis unreadable: {error}")
-        in_restart = [k for k in missing if k not in held and self._sent_in_redis_restart(k)]
-        report.lost_in_redis_restart = [
-            f"foreign job {key}: sent during the Redis restart; its message is nowhere in Redis"
-            for key in in_restart
-        ]
         report.lost = [
             f"foreign job {key}: no task row; its message "
             + (f"still {held[key]} in Redis" if key in held else "is nowhere in Redis")
+            + f" ({self._nearest_fault(self.foreign_sent_at[key])})"
             for key in missing
-            if key not in in_restart
         ]
         for row in _rows(
             engine,

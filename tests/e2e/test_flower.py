@@ -91,6 +91,10 @@ def test_flower_lists_every_task_and_never_shows_a_secret(stack: Stack, flower: 
     secrets = (payload_secret, environment_secret)
 
     first = stack.client.submit(tenant="acme", agent="slow", input=f"use {payload_secret}")
+    # Running before the others are sent: a bare send_task has no message priority, which
+    # Redis serves before our client's normal one (README, the contract), so sent together
+    # with it they would run first.
+    stack.wait_for(first, statuses={TaskStatus.RUNNING})
     raw: list[Any] = [
         stack.app.send_task(
             "agents.run_task",
@@ -104,7 +108,6 @@ def test_flower_lists_every_task_and_never_shows_a_secret(stack: Stack, flower: 
         )
         for _ in range(3)
     ]
-    stack.wait_for(first, statuses={TaskStatus.RUNNING})
 
     # While the slow task runs, the others wait in the worker's reserved list.
     def workers_with_reserved() -> dict[str, Any] | None:

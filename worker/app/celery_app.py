@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from worker.app import lossless_redis
 from worker.app.redis_restore import survive_restore_without_connection
 from worker.app.visibility import VisibilityKeepAlive
 from worker.core.broker_tls import configure_broker_tls
@@ -23,6 +24,7 @@ TASK_MODULES = [
 def create_app(broker_url: str | None = None) -> Celery:
     """A Celery app with our configuration; ``broker_url`` overrides the environment's."""
     survive_restore_without_connection()
+    lossless_redis.install()
     celery = Celery("agentworker", task_cls="worker.app.task_class:AgentWorkerTask")
     celery.config_from_object("celeryconfig")
     celery.conf.include = TASK_MODULES

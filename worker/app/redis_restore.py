@@ -17,10 +17,8 @@ commits one, so it was lost (``make chaos``: "lost: foreign job chaos-59: no tas
 Redis restart). So the append waits for Redis (``APPEND_PATIENCE_SECONDS``) before it gives
 up: the consumer's thread blocks, which costs nothing while Redis is down anyway.
 
-One window is left, in Redis itself: a BRPOP that pops the message just as the server shuts
-down, before its reply is written, loses it (the pop is persisted, the reply never leaves).
-Closing it needs an atomic pop-and-record (BLMOVE into a list of this consumer's own), which
-kombu's transport does not do.
+The workers' consumers no longer have that gap (worker/app/lossless_redis.py takes a message
+and records it in one step); the patience is kept for ``basic_get``, which still pops first.
 """
 
 from __future__ import annotations
