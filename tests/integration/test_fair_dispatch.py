@@ -19,15 +19,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from models import EventType
+from models.tenant_scope import tenant_scope
 from tests.support.agents import add_agent, ensure_tenant
 from tests.support.workflows import add_workflow
 from worker.agents.endings import fail
+from worker.agents.runner import execute_task
 from worker.agents.runtime import Runtime, build_runtime
 from worker.app.handlers import handle_run_task
+from worker.automation import save_rule, sweep
 from worker.client import submit_request
 from worker.core.contract import RUN_TASK, RunTaskRequest
 from worker.core.settings import Settings
-from worker.durable import dispatch
+from worker.durable import dispatch, records
 from worker.durable.leases import ClaimedTask, claim_task
 from worker.durable.queue_probes import QUEUE_PROBE, record_probe_delivery
 from worker.durable.reaper import reap
@@ -308,3 +312,76 @@ def test_a_workflow_step_task_waits_in_its_tenants_window(
     assert _status(engine, step_task) == ("PENDING", False)
 
     assert _drain(runtime, broker) == [first, step_task]
+
+
+def _own_window(engine: sa.Engine, tenant: str, size: int) -> None:
+    """The tenant's own window: what every path reads, whatever its process's default."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE tenants SET metadata = jsonb_build_object('dispatch', "
+                "jsonb_build_object('max_in_flight', :n)) WHERE id = :t"
+            ),
+            {"n": size, "t": ensure_tenant(engine, tenant)},
+        )
+
+
+def test_cancelling_a_queued_task_releases_the_next_held_one_at_once(
+    runtime: Runtime, broker: FifoBroker
+) -> None:
+    _own_window(runtime.engine, "a", 2)
+    queued, _, held = _submit(runtime, "a", 3)
+    assert _status(runtime.engine, held) == ("PENDING", False)
+
+    assert cancel(runtime.engine, broker, queued, reason="not needed").changed
+
+    assert _status(runtime.engine, held) == ("PENDING", True)  # no reaper needed
+    assert broker.released.count(held) == 1
+
+
+def test_a_task_given_up_on_releases_the_next_held_one(
+    runtime: Runtime, broker: FifoBroker
+) -> None:
+    _own_window(runtime.engine, "a", 1)
+    doomed, held = _submit(runtime, "a", 2)
+    with runtime.engine.begin() as connection:  # its workers died each time
+        connection.execute(
+            sa.text("UPDATE tasks SET attempts = max_attempts WHERE id = :t"), {"t": doomed}
+        )
+
+    outcome = execute_task(runtime, doomed)
+
+    assert outcome.status == "failed" and "gave up" in outcome.detail
+    assert _status(runtime.engine, held) == ("PENDING", True)
+    assert broker.released.count(held) == 1
+
+
+def test_an_automation_rule_submits_through_the_window(
+    runtime: Runtime, broker: FifoBroker, runtime_engine: sa.Engine
+) -> None:
+    _own_window(runtime.engine, "a", 1)
+    (busy,) = _submit(runtime, "a", 1)
+    tenant_id = ensure_tenant(runtime.engine, "a")
+    rule = {
+        "name": "again-on-boom",
+        "trigger": {"event": "ERROR"},
+        "action": {"run_agent": {"agent": "writer", "input": "again: {{ event.content }}"}},
+    }
+    with tenant_scope(tenant_id), runtime_engine.begin() as connection:
+        save_rule(connection, tenant_id, rule, actor="test")
+    with runtime.engine.begin() as connection:
+        records.write(
+            connection,
+            events=[records.event(records.Scope(tenant_id), EventType.ERROR, "boom", {})],
+        )
+
+    swept = sweep(runtime_engine, broker, runtime.settings)
+
+    assert swept.firings == {"fired": 1}
+    with runtime.engine.connect() as connection:
+        fired = connection.execute(
+            sa.text("SELECT id FROM tasks WHERE idempotency_key LIKE 'automation:%'")
+        ).scalar_one()
+    assert _status(runtime.engine, fired) == ("PENDING", False)  # held: the window is full
+    assert broker.released == [busy]
+    assert fired in _drain(runtime, broker), "released once the busy task finished"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.support.agents import add_agent
+from tests.support.agents import add_agent, ensure_tenant
 from tests.support.local_llm import admin
 from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
@@ -33,7 +33,7 @@ from worker.approvals import (
     resolve,
     tool_call_digest,
 )
-from worker.core.contract import RunTaskRequest
+from worker.core.contract import RUN_TASK, RunTaskRequest
 from worker.core.settings import Settings
 from worker.dev.llm_server import LocalLLMServer
 
@@ -69,8 +69,11 @@ def harness(database_url: str) -> Iterator[Harness]:
             runtime.close()
 
 
-def _parked(harness: Harness, **configuration: Any) -> tuple[uuid.UUID, uuid.UUID]:
-    """A task whose model asked to run ``send_notice`` with ASKED, parked on its approval."""
+def _parked(
+    harness: Harness, *, behind: int = 0, **configuration: Any
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A task whose model asked to run ``send_notice`` with ASKED, parked on its approval;
+    ``behind`` more tasks submitted through the window after it, before it runs."""
     engine = harness.runtime.engine
     for email in (ADA, BOB):
         add_member(engine, "acme", email, "approver")
@@ -83,6 +86,14 @@ def _parked(harness: Harness, **configuration: Any) -> tuple[uuid.UUID, uuid.UUI
             RunTaskRequest(tenant="acme", agent="notifier", input="tell ops"),
             idempotency_key=None,
         ).task_id
+        for number in range(behind):
+            create_task(
+                connection,
+                Settings(),
+                RunTaskRequest(tenant="acme", agent="notifier", input=f"then {number}"),
+                idempotency_key=None,
+                admission=True,
+            )
     execute_task(harness.runtime, task_id)
     with engine.connect() as connection:
         approval_id = connection.execute(
@@ -231,3 +242,25 @@ def test_a_rejected_call_never_runs(harness: Harness) -> None:
 
     assert execute_task(harness.runtime, task_id).status == "succeeded"
     assert harness.received == []
+
+
+def test_a_task_parked_for_an_approver_gives_its_slot_to_the_next_held_one(
+    harness: Harness,
+) -> None:
+    engine = harness.runtime.engine
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                'UPDATE tenants SET metadata = \'{"dispatch": {"max_in_flight": 1}}\' WHERE id = :t'
+            ),
+            {"t": ensure_tenant(engine, "acme")},
+        )
+
+    parked, _ = _parked(harness, behind=1)
+
+    with engine.connect() as connection:
+        (held,) = connection.execute(
+            sa.text("SELECT id, released_at FROM tasks WHERE id <> :t"), {"t": parked}
+        ).all()
+    assert held.released_at is not None, "still held while the parked task holds no slot"
+    assert (RUN_TASK, {"task_id": str(held.id)}, None) in harness.runtime.publisher.sent

@@ -16,6 +16,7 @@ reaper's to mend (it fills every tenant's window each beat).
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -225,9 +226,17 @@ def _release_next(
     runtime: Runtime, connection: sa.Connection, task: ClaimedTask
 ) -> list[dispatch.Release]:
     """In the ending's transaction: nothing held (the common case) takes no lock."""
-    if not dispatch.has_held(connection, task.tenant_id):
-        return []
-    return dispatch.fill_window(connection, task.tenant_id, runtime.settings.tenant_max_in_flight)
+    return dispatch.release_freed(connection, task.tenant_id, runtime.settings.tenant_max_in_flight)
+
+
+def release_freed_slot(runtime: Runtime, tenant_id: uuid.UUID) -> None:
+    """A slot of the tenant was freed in a transaction already committed (a task given up on,
+    or parked for a person): release and publish what now fits, in a transaction of its own."""
+    with runtime.engine.begin() as connection:
+        releases = dispatch.release_freed(
+            connection, tenant_id, runtime.settings.tenant_max_in_flight
+        )
+    _publish_releases(runtime, releases)
 
 
 def _release_after_commit(runtime: Runtime, task: ClaimedTask) -> list[dispatch.Release]:
@@ -238,13 +247,7 @@ def _release_after_commit(runtime: Runtime, task: ClaimedTask) -> list[dispatch.
 
 
 def _publish_releases(runtime: Runtime, releases: list[dispatch.Release]) -> None:
-    for release in releases:
-        runtime.publisher.publish(
-            RUN_TASK,
-            {"task_id": str(release.task_id)},
-            task_id=str(release.task_id),
-            priority=release.priority,
-        )
+    dispatch.publish_releases(runtime.publisher, releases)
 
 
 def _wake_workflow(runtime: Runtime, task: ClaimedTask) -> None:

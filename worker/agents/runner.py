@@ -17,7 +17,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from models import ErrorSeverity, Task, TaskStatus
-from worker.agents.endings import abandon, defer, fail
+from worker.agents.endings import abandon, defer, fail, release_freed_slot
 from worker.agents.run_start import start_or_resume
 from worker.agents.run_state import ActiveRun, AwaitingApproval, LostLease, Outcome
 from worker.agents.runtime import Runtime
@@ -40,6 +40,7 @@ def execute_task(runtime: Runtime, task_id: uuid.UUID) -> Outcome:
     if claimed is None:
         return Outcome(task_id, "skipped", "not due, already done, or held by a live worker")
     if isinstance(claimed, GaveUp):
+        release_freed_slot(runtime, claimed.tenant_id)
         if claimed.workflow_execution_id is not None:
             runtime.wake_workflow(claimed.workflow_execution_id)
         log.warning("task %s: %s", task_id, claimed.reason)
@@ -79,6 +80,7 @@ def _execute(runtime: Runtime, task: ClaimedTask, started: ActiveRun | Exception
     except LostLease:
         return abandon(runtime, task, run)
     except AwaitingApproval:
+        release_freed_slot(runtime, task.tenant_id)  # a task waiting for a person holds none
         return Outcome(task.id, "awaiting_approval", "parked until an approver decides")
     except LLMDeferred as deferral:
         if _deferred_too_long(runtime, task):

@@ -109,14 +109,16 @@ def _run_agent(
             "metadata": {**arguments.get("metadata", {}), "automation": carried},
         },
     )
-    submitted = create_task(connection, settings, request, idempotency_key=idempotency_key)
-    message = Publish(
-        RUN_TASK,
-        {"task_id": str(submitted.task_id)},
-        task_id=str(submitted.task_id),
-        priority=request.priority,
+    # Through the tenant's window, as every submission: a rule firing on a burst of events
+    # must not flood the broker past it (the held ones are released as slots free).
+    submitted = create_task(
+        connection, settings, request, idempotency_key=idempotency_key, admission=True
     )
-    return Outcome(task_id=submitted.task_id, publish=(message,) if submitted.created else ())
+    messages = tuple(
+        Publish(RUN_TASK, {"task_id": str(r.task_id)}, task_id=str(r.task_id), priority=r.priority)
+        for r in submitted.releases
+    )
+    return Outcome(task_id=submitted.task_id, publish=messages)
 
 
 def _communicate(

@@ -3,11 +3,17 @@
 A task is *released* (``tasks.released_at`` set) when its message is published; released and
 not finished (PENDING or RUNNING) it is *in flight*. A tenant has at most ``max_in_flight`` of
 those; a task submitted beyond that is written PENDING but *held* (``released_at`` NULL) and
-nothing is published for it. Whatever frees a slot (a task finishing, the reaper finding room)
-releases the tenant's next held tasks (the most urgent, then the oldest) in the same
-transaction, and the caller publishes them after the commit. The broker never holds more than
-``max_in_flight`` messages of one tenant, so its queue interleaves tenants: another tenant's
-task waits behind at most ``max_in_flight`` messages of each busy tenant, not their backlog.
+nothing is published for it. Whatever frees a slot (a task finishing, cancelled, given up on
+after its attempts or parked for a person; the reaper finding room) releases the tenant's next
+held tasks (the most urgent, then the oldest) in the same transaction, or the next one, and the
+caller publishes them after the commit (``release_freed``, ``publish_releases``). Every
+submission is admitted through the window: the client's, the API's, a foreign message's, a
+workflow step's and an automation rule's. The tasks of an execution that ends are cancelled in
+its transaction without a publisher at hand: the reaper's pass hands their slots on.
+
+The broker never holds more than ``max_in_flight`` messages of one tenant, so its queue
+interleaves tenants: another tenant's task waits behind at most ``max_in_flight`` messages of
+each busy tenant, not their backlog.
 
 The window lives in PostgreSQL rows, not in a process: any number of hosts admit and release
 through the same rows. Admissions and releases of one tenant are serialized by a transaction
@@ -20,13 +26,15 @@ resume at once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
 
 from models import Task, TaskStatus
+from worker.core.contract import RUN_TASK
+from worker.durable.publishing import Publisher
 
 #: Where a tenant's own window is kept: ``tenants.metadata`` → {"dispatch": {"max_in_flight": N}}.
 OVERRIDE_KEY = ("dispatch", "max_in_flight")
@@ -111,6 +119,26 @@ def fill_window(connection: sa.Connection, tenant_id: uuid.UUID, default: int) -
     window = max_in_flight(default, metadata)
     rows = connection.execute(_FILL, {"fill_tenant_id": tenant_id, "fill_window": window}).all()
     return [Release(row.id, row.priority) for row in rows]
+
+
+def release_freed(connection: sa.Connection, tenant_id: uuid.UUID, default: int) -> list[Release]:
+    """After this transaction freed a slot of the tenant (a task ended, was cancelled or
+    parked for a person): release what now fits, to publish after the commit. A tenant with
+    nothing held (the common case) takes no lock."""
+    if not has_held(connection, tenant_id):
+        return []
+    return fill_window(connection, tenant_id, default)
+
+
+def publish_releases(publisher: Publisher, releases: Iterable[Release]) -> None:
+    """Publish the run messages of tasks just released (after their transaction's commit)."""
+    for release in releases:
+        publisher.publish(
+            RUN_TASK,
+            {"task_id": str(release.task_id)},
+            task_id=str(release.task_id),
+            priority=release.priority,
+        )
 
 
 def has_held(connection: sa.Connection, tenant_id: uuid.UUID) -> bool:

@@ -31,7 +31,8 @@ from models import (
 from worker.approvals.cancelling import cancel_pending
 from worker.core.contract import ADVANCE_WORKFLOW
 from worker.core.errors import AgentWorkerError
-from worker.durable import records
+from worker.core.settings import get_settings
+from worker.durable import dispatch, records
 from worker.durable.publishing import Publisher, Wake
 from worker.durable.states import (
     AGENT_RUN,
@@ -90,7 +91,8 @@ def cancel(
 
 def cancel_task(engine: sa.Engine, publisher: Publisher, task_id: uuid.UUID, reason: str) -> bool:
     """Cancel the task, its pending approvals and its idle agent runs, and wake its workflow
-    execution (if any) to notice. False if it had already ended."""
+    execution (if any) to notice; the slot it held in its tenant's window goes to the next
+    held task at once. False if it had already ended."""
     wakes: list[Wake] = []
     with engine.begin() as connection:
         moved = TASK.apply(
@@ -122,8 +124,12 @@ def cancel_task(engine: sa.Engine, publisher: Publisher, task_id: uuid.UUID, rea
         )
         if moved.workflow_execution_id is not None:
             wakes.append(Wake(ADVANCE_WORKFLOW, {"execution_id": str(moved.workflow_execution_id)}))
+        releases = dispatch.release_freed(
+            connection, moved.tenant_id, get_settings().tenant_max_in_flight
+        )
     for wake in wakes:
         wake.send(publisher)
+    dispatch.publish_releases(publisher, releases)
     return True
 
 
