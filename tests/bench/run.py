@@ -22,6 +22,7 @@ from tests.bench.fairness import QUICK_FAIRNESS, FairnessPlan, OnlyFairness, run
 from tests.bench.longrun import STEPS, OnlyLongRun, run_longrun
 from tests.bench.memory import TASKS as MEMORY_TASKS
 from tests.bench.memory import MemoryResults, run_memory
+from tests.bench.metrics_scrape import ScrapeBench, run_scrape_bench, scrape_section
 from tests.bench.peers.scenarios import run_dbos, run_langgraph
 from tests.bench.procs import BenchError, per_process
 from tests.bench.ratelimit import DEFAULT_TASKS, QUICK_TASKS, OnlyRateLimit, run_ratelimit
@@ -57,14 +58,30 @@ class Plan:
     api_followers: int = 100
     api_events: int = 2000
     retention_rows: int = 1_000_000
+    scrape_events: int = 10_000_000
 
 
 DEFAULT = Plan("default", 2000, 500, 32, 1000, 100, 2, 500, 200, 2000, 100)
 QUICK = Plan(
-    "quick", 300, 100, 32, 200, 50, 2, 500, 50, 200, 30, 200, 100, 300, retention_rows=100_000
+    "quick",
+    300,
+    100,
+    32,
+    200,
+    50,
+    2,
+    500,
+    50,
+    200,
+    30,
+    200,
+    100,
+    300,
+    retention_rows=100_000,
+    scrape_events=1_000_000,
 )
 #: ``--only`` runs one part of the bench alone.
-PARTS = ("api", "retention", "peers", "fairness", "ratelimit", "longrun", "memory")
+PARTS = ("api", "retention", "scrape", "peers", "fairness", "ratelimit", "longrun", "memory")
 
 
 def _positive(raw: str) -> int:
@@ -129,9 +146,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="(retention) old events deleted while a writer appends [1000000]",
     )
     parser.add_argument(
+        "--scrape-events",
+        type=_positive,
+        help="(scrape) event rows (and their history) under a metrics scrape [10000000]",
+    )
+    parser.add_argument(
         "--only",
         choices=PARTS,
         help="run only this part (api: the HTTP API's figures; retention: deleting old events; "
+        "scrape: /metrics over a long history; "
         "peers: (B) and (C) for bare Celery, ours, DBOS and LangGraph; fairness: one "
         "tenant's burst against another's few tasks; longrun: (E), a 200-step run's step cost; "
         "memory: a worker process's RSS, idle and after agent tasks)",
@@ -190,6 +213,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         args.api_followers or base.api_followers,
         args.api_events or base.api_events,
         args.retention_rows or base.retention_rows,
+        args.scrape_events or base.scrape_events,
     )
 
 
@@ -249,6 +273,7 @@ def bench(
     Results
     | OnlyApi
     | OnlyRetention
+    | OnlyScrape
     | OnlyPeers
     | OnlyFairness
     | OnlyRateLimit
@@ -289,6 +314,10 @@ def bench(
             retention = bench_retention(ctx, plan)
             _say("stopping services ...")
             return OnlyRetention(meta, retention)
+        if args.only == "scrape":
+            scrape = bench_scrape(ctx, plan)
+            _say("stopping services ...")
+            return OnlyScrape(meta, scrape)
         if args.only == "fairness":
             fair_plan = QUICK_FAIRNESS if args.quick else FairnessPlan()
             fairness = run_fairness(ctx, fair_plan, _say)
@@ -381,6 +410,7 @@ def bench(
         workflows = bench_workflows(ctx, plan, agent)
         api = bench_api(ctx, plan)
         meta["retention"] = bench_retention(ctx, plan)
+        meta["scrape"] = bench_scrape(ctx, plan)
         _say("stopping services ...")
     return Results(meta, noop, ceiling, agent, io_bare, io_agent, workflows, api)
 
@@ -546,6 +576,38 @@ class OnlyRetention:
         return {"meta": self.meta, "retention": self.retention.as_json()}
 
 
+@dataclass(frozen=True)
+class OnlyScrape:
+    """``--only scrape``: the machine and the metrics scrape's figures."""
+
+    meta: dict[str, object]
+    scrape: ScrapeBench
+
+    def render(self) -> str:
+        meta = self.meta
+        head = [
+            f"agentworker benchmark, metrics scrape only ({meta['mode']} run, "
+            f"{meta['started_at']})",
+            f"  machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}",
+            f"  PostgreSQL {meta['postgres']} ({meta['postgres_origin']})",
+        ]
+        return "\n".join(head + scrape_section(self.scrape)) + "\n"
+
+    def as_json(self) -> dict[str, object]:
+        return {"meta": self.meta, "scrape": self.scrape.as_json()}
+
+
+def bench_scrape(ctx: Context, plan: Plan) -> ScrapeBench:
+    started = time.monotonic()
+    _say(f"(scrape) a metrics scrape over {plan.scrape_events:,} event rows and their history")
+    result = run_scrape_bench(ctx, events=plan.scrape_events, say=_say)
+    _say(
+        f"   scrape median {result.median_ms:.0f} ms, slowest {max(result.scrape_ms):.0f} ms "
+        f"({time.monotonic() - started:.0f}s with set-up)"
+    )
+    return result
+
+
 def bench_retention(ctx: Context, plan: Plan) -> RetentionBench:
     started = time.monotonic()
     _say(
@@ -631,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         results,
         OnlyApi
         | OnlyRetention
+        | OnlyScrape
         | OnlyPeers
         | OnlyFairness
         | OnlyRateLimit
@@ -640,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(results.render())
     else:
         retention = results.meta.pop("retention", None)
+        scrape = results.meta.pop("scrape", None)
         peers = results.meta.pop("peers", None)
         sys.stdout.write(render(results))
         if isinstance(peers, PeerResults):
@@ -650,12 +714,17 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(retention, RetentionBench):
             sys.stdout.write("\n".join(retention_section(retention)) + "\n")
             results.meta["retention"] = retention.as_json()
+        if isinstance(scrape, ScrapeBench):
+            sys.stdout.write("\n".join(scrape_section(scrape)) + "\n")
+            results.meta["scrape"] = scrape.as_json()
     if args.json:
         Path(args.json).write_text(json.dumps(results.as_json(), indent=2, default=str) + "\n")
         _say(f"figures written to {args.json}")
     if args.check and isinstance(results, Results) and not all(results.passed().values()):
         return 1
     if args.check and isinstance(results, OnlyRetention) and not results.retention.passed:
+        return 1
+    if args.check and isinstance(results, OnlyScrape) and not results.scrape.passed:
         return 1
     if args.check and isinstance(results, OnlyRateLimit) and not results.ratelimit.passed:
         return 1

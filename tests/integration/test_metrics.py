@@ -192,6 +192,21 @@ def test_llm_latency_is_a_cumulative_histogram_in_seconds(
     )  # tool latency is not LLM latency
 
 
+def test_a_latency_on_a_bound_counts_under_it(engine: sa.Engine, server: MetricsServer) -> None:
+    with engine.begin() as connection:
+        rows = RowFactory(connection)
+        for ms in ("50", "50.0001", "100", "30000", "30000.0001"):
+            _latency(rows, ms)
+
+    samples = scrape(server)
+
+    cumulative = {"0.05": 1, "0.1": 3, "0.25": 3, "10.0": 3, "30.0": 4, "+Inf": 5}
+    for bound, count in cumulative.items():
+        assert value(samples, "agentworker_llm_latency_seconds_bucket", call="chat", le=bound) == (
+            count
+        ), bound
+
+
 def test_the_next_scrape_sees_new_and_changed_rows(
     engine: sa.Engine, server: MetricsServer
 ) -> None:
