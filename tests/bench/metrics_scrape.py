@@ -62,19 +62,17 @@ class ScrapeBench:
         }
 
 
-#: The figures of the fleet function (migrations 0007, 0012), one query each, to see which
+#: The parts of the fleet function (migrations 0012, 0017), one query each, to see which
 #: part of a scrape costs what as history grows.
 _PARTS = {
     "tasks by status": "SELECT status, count(*) FROM tasks GROUP BY status",
     "agent_runs sums": "SELECT sum(llm_calls), sum(prompt_tokens), sum(completion_tokens), "
     "sum(cost) FROM agent_runs",
-    "latency count/sum": "SELECT metric_name, count(*), sum(metric_value) FROM "
+    "latency rows, one pass": "SELECT metric_name, width_bucket(-metric_value, ARRAY[-30000, "
+    "-10000, -5000, -2500, -1000, -500, -250, -100, -50]::numeric[]), count(*), "
+    "sum(metric_value), count(*) FILTER (WHERE measurement_context ->> 'ok' = 'false') FROM "
     "ai_performance_metrics WHERE metric_category = 'latency' AND starts_with(metric_name, "
-    "'llm.') GROUP BY metric_name",
-    "latency buckets": "SELECT metric_name, bound, count(*) FROM ai_performance_metrics CROSS "
-    "JOIN unnest(ARRAY[50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]::numeric[]) AS bound "
-    "WHERE metric_category = 'latency' AND starts_with(metric_name, 'llm.') AND metric_value "
-    "<= bound GROUP BY 1, 2",
+    "'llm.') GROUP BY 1, 2",
     "event_logs (not read)": "SELECT count(*) FROM event_logs",
 }
 
