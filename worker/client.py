@@ -40,7 +40,6 @@ from worker.approvals.errors import approval_uuid
 from worker.approvals.views import ApprovalView, list_approvals
 from worker.core.contract import (
     ADVANCE_WORKFLOW,
-    RUN_TASK,
     RunTaskRequest,
     StartWorkflowRequest,
     parse_payload,
@@ -48,7 +47,7 @@ from worker.core.contract import (
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings, get_settings
 from worker.core.tenants import resolve_tenant
-from worker.durable import event_order
+from worker.durable import dispatch, event_order
 from worker.durable.event_order import Cursor
 from worker.durable.publishing import CeleryPublisher, Publisher, publishing_app
 from worker.durable.tenant_lookup import tenant_of_approval
@@ -509,13 +508,7 @@ def submit_request(
         submitted = create_task(
             connection, settings, request, idempotency_key=request.idempotency_key, admission=True
         )
-    for release in submitted.releases:
-        publisher.publish(
-            RUN_TASK,
-            {"task_id": str(release.task_id)},
-            task_id=str(release.task_id),
-            priority=release.priority,
-        )
+    dispatch.publish_releases(publisher, submitted.releases)
     return submitted
 
 

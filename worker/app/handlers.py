@@ -38,7 +38,7 @@ from worker.core.contract import (
 from worker.core.errors import AgentWorkerError
 from worker.core.limits import storable
 from worker.core.tenants import UnknownTenant, tenant_named_by
-from worker.durable import faults, records
+from worker.durable import dispatch, faults, records
 from worker.durable.tenant_lookup import tenant_of_approval
 from worker.security.credentials import Unauthenticated
 from worker.workflows.cancellation import fail_execution
@@ -74,14 +74,9 @@ def handle_run_task(runtime: Runtime, payload: Mapping[str, Any], message_id: st
         return _reject(runtime, payload, error, message_id)
     # Through its tenant's window like any submission: released, this delivery runs it; held,
     # the message is done with (the row is committed) and a release publishes its id later.
-    for release in submitted.releases:
-        if release.task_id != submitted.task_id:
-            runtime.publisher.publish(
-                RUN_TASK,
-                {"task_id": str(release.task_id)},
-                task_id=str(release.task_id),
-                priority=release.priority,
-            )
+    dispatch.publish_releases(
+        runtime.publisher, [r for r in submitted.releases if r.task_id != submitted.task_id]
+    )
     if not submitted.released:
         return Outcome(
             submitted.task_id, "held", "held behind its tenant's tasks in flight (fair dispatch)"

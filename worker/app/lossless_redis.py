@@ -69,7 +69,8 @@ FIRST_IDLE_WAIT_SECONDS = 0.002
 class QoS(redis.QoS):
     def append(self, message: Any, delivery_tag: Any) -> None:
         """Skip the ZADD + HSET for a message the pop already recorded."""
-        if self.channel.recorded_by_pop.pop(delivery_tag, False):
+        if delivery_tag in self.channel.recorded_by_pop:
+            self.channel.recorded_by_pop.discard(delivery_tag)
             virtual.QoS.append(self, message, delivery_tag)
             return
         super().append(message, delivery_tag)
@@ -87,7 +88,7 @@ class Channel(redis.Channel):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.recorded_by_pop: dict[str, bool] = {}
+        self.recorded_by_pop: set[str] = set()
         self._no_ack_queues: set[str] = set()
         self._idle_wait = 0.0
         self._resume_at = 0.0
@@ -110,8 +111,9 @@ class Channel(redis.Channel):
         queues = self._queue_cycle.consume(len(self.active_queues))
         if not queues:
             return
-        keys = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
-        record = ["0" if self._queue_of(key) in self._no_ack_queues else "1" for key in keys]
+        order = [(queue, pri) for pri in self.priority_steps for queue in queues]
+        keys = [self._q_for_pri(queue, pri) for queue, pri in order]
+        record = ["0" if queue in self._no_ack_queues else "1" for queue, _ in order]
         prefix = self.global_keyprefix
         unacked, index = prefix + self.unacked_key, prefix + self.unacked_index_key
         self._in_poll = self.client.connection
@@ -143,7 +145,7 @@ class Channel(redis.Channel):
             self._queue_cycle.rotate(queue)
             message = loads(bytes_to_str(item))
             if recorded:
-                self.recorded_by_pop[message["properties"]["delivery_tag"]] = True
+                self.recorded_by_pop.add(message["properties"]["delivery_tag"])
             self.connection._deliver(message, queue)
             return True
         finally:
