@@ -126,6 +126,12 @@ beat_schedule = {
         "schedule": _float("AGENTWORKER_RETENTION_INTERVAL_SECONDS", 3600.0),
         "options": {"queue": "maintenance", "expires": 600},
     },
+    # A scrape reads live rows only: settled history is folded into totals (issue 15).
+    "fold-metrics-history": {
+        "task": "maintenance.fold_metrics",
+        "schedule": _float("AGENTWORKER_METRICS_FOLD_INTERVAL_SECONDS", 60.0),
+        "options": {"queue": "maintenance", "expires": 60},
+    },
     "run-automation-rules": {
         "task": "automation.sweep",
         "schedule": _float("AGENTWORKER_AUTOMATION_SWEEP_INTERVAL_SECONDS", 10.0),

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -172,6 +172,11 @@ class AIPerformanceMetric(UUIDPrimaryKey, TenantOrShared, CreatedAt, Base):
     __table_args__ = (
         Index("idx_ai_performance_agent_category", "agent_id", "metric_category"),
         Index("idx_ai_performance_timestamp", text("measurement_timestamp DESC")),
+        Index(
+            "ix_ai_performance_metrics_unfolded_latency",
+            "measurement_timestamp",
+            postgresql_where=text("NOT metrics_folded AND metric_category = 'latency'"),
+        ),
     )
 
     agent_id: Mapped[uuid.UUID | None] = fk(
@@ -186,3 +191,6 @@ class AIPerformanceMetric(UUIDPrimaryKey, TenantOrShared, CreatedAt, Base):
         default=dict, server_default=_EMPTY_OBJECT
     )
     measurement_timestamp: Mapped[datetime]
+    #: Whether its share of the fleet's latency histogram is in ``retained_totals`` already
+    #: (worker.ops.metrics_folding).
+    metrics_folded: Mapped[bool] = mapped_column(default=False, server_default=false())

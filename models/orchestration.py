@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -107,6 +108,10 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
             "created_at",
             postgresql_where=text("released_at IS NULL AND status = 'PENDING'"),
         ),
+        # What a scrape reads, and where the fold looks for settled tasks (migration 0018).
+        Index(
+            "ix_tasks_unfolded", "status", "updated_at", postgresql_where=text("NOT metrics_folded")
+        ),
     )
 
     title: Mapped[str | None] = mapped_column(String(255))
@@ -147,6 +152,9 @@ class Task(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     #: NULL while it is held back behind the tenant's tasks in flight. A row written without
     #: the window in mind (the default) is released at once.
     released_at: Mapped[datetime | None] = mapped_column(server_default=func.now())
+    #: Whether its share of the fleet's summed figures (and its runs') is in
+    #: ``retained_totals`` already (worker.ops.metrics_folding): set once, when it has settled.
+    metrics_folded: Mapped[bool] = mapped_column(default=False, server_default=false())
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]

@@ -1,6 +1,6 @@
 """Periodic upkeep, run by Celery beat: re-publish stranded work, expire approvals, apply
-retention; and the probes the reaper sends through the task queue to tell lost messages from
-queued ones."""
+retention, fold settled history into the metrics totals; and the probes the reaper sends
+through the task queue to tell lost messages from queued ones."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from worker.approvals.expiry import expire_due
 from worker.durable.queue_probes import QUEUE_PROBE, record_probe_delivery
 from worker.durable.reaper import reap as reap_stranded_work
 from worker.ops.agent_performance import aggregate_agent_performance
+from worker.ops.metrics_folding import fold_settled_history
 from worker.ops.retention.sweep import run_retention
 
 
@@ -40,6 +41,14 @@ def retention() -> dict[str, int]:
     """Delete what the retention policies no longer keep (worker.ops.retention); the rows
     deleted per policy."""
     return run_retention(process_runtime().engine).by_policy()
+
+
+@app.task(name="maintenance.fold_metrics", ignore_result=True)
+def fold_metrics() -> dict[str, int]:
+    """Fold settled tasks and latency rows into the fleet's retained totals
+    (worker.ops.metrics_folding), so a scrape reads live rows only."""
+    report = fold_settled_history(process_runtime().engine)
+    return {"tasks": report.tasks, "latency_rows": report.latency_rows}
 
 
 @app.task(name="maintenance.expire_approvals", ignore_result=True)

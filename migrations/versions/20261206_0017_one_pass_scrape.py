@@ -10,12 +10,11 @@ added up from those few groups. Same signature, same figures and labels (``CREAT
 REPLACE`` keeps the owner and the grants); the retained totals are still added (revision 0012).
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from migrations.versions import revision_module
 
 revision: str = "0017_one_pass_scrape"
 down_revision: str | None = "0016_message_rows"
@@ -67,15 +66,6 @@ _LIVE = """
 """
 
 
-def _revision(name: str) -> ModuleType:
-    path = Path(__file__).with_name(name)
-    spec = importlib.util.spec_from_file_location(f"_aw_revision_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _with_retained(live: str) -> str:
     """Revision 0012's shape: the live figures plus what retention folded away."""
     return (
@@ -86,9 +76,9 @@ def _with_retained(live: str) -> str:
 
 
 def upgrade() -> None:
-    _revision("20261203_0012_retention.py")._replace_fleet_metrics(_with_retained(_LIVE))
+    revision_module("20261203_0012_retention.py")._replace_fleet_metrics(_with_retained(_LIVE))
 
 
 def downgrade() -> None:
-    retention = _revision("20261203_0012_retention.py")
+    retention = revision_module("20261203_0012_retention.py")
     retention._replace_fleet_metrics(_with_retained(retention._live_body()))

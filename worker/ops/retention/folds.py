@@ -4,6 +4,8 @@
 ``retained_totals``; ``fold_batch`` adds a batch's share to those totals in the batch's own
 transaction, so a figure is the same just before and just after the batch commits. Each fold
 mirrors, for the batch's rows only, the aggregate the function computes over the live table.
+Rows the metrics fold (``worker.ops.metrics_folding``) already added are left out: their share
+is in the totals since they settled, and the fold and a batch lock a row in turn, never both.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ __all__ = ["fold_batch"]
 _FOLDS: dict[str, str] = {
     # Tasks by final status, and what their runs (deleted with them) cost.
     "tasks": """
-        SELECT 'tasks', status::text, count(*)::numeric FROM tasks WHERE id = ANY(:ids)
+        SELECT 'tasks', status::text, count(*)::numeric FROM tasks
+         WHERE id = ANY(:ids) AND NOT metrics_folded
          GROUP BY status
         UNION ALL SELECT v.figure, '', v.value
-          FROM (SELECT coalesce(sum(llm_calls), 0) AS calls,
-                       coalesce(sum(prompt_tokens), 0) AS prompt,
-                       coalesce(sum(completion_tokens), 0) AS completion,
-                       coalesce(sum(cost), 0) AS cost
-                  FROM agent_runs WHERE task_id = ANY(:ids)) s
+          FROM (SELECT coalesce(sum(r.llm_calls), 0) AS calls,
+                       coalesce(sum(r.prompt_tokens), 0) AS prompt,
+                       coalesce(sum(r.completion_tokens), 0) AS completion,
+                       coalesce(sum(r.cost), 0) AS cost
+                  FROM tasks t JOIN agent_runs r ON r.task_id = t.id
+                 WHERE t.id = ANY(:ids) AND NOT t.metrics_folded) s
           CROSS JOIN LATERAL (VALUES ('llm_calls', s.calls::numeric),
                                      ('prompt_tokens', s.prompt::numeric),
                                      ('completion_tokens', s.completion::numeric),
@@ -41,7 +45,7 @@ _FOLDS: dict[str, str] = {
     "ai_performance_metrics": """
         WITH m AS (SELECT metric_name, metric_value, measurement_context
                      FROM ai_performance_metrics
-                    WHERE id = ANY(:ids) AND metric_category = 'latency'
+                    WHERE id = ANY(:ids) AND metric_category = 'latency' AND NOT metrics_folded
                       AND starts_with(metric_name, :prefix)
                       AND right(metric_name, length(:suffix)) = :suffix)
         SELECT 'latency_' || part.kind, agg.metric_name, part.value
@@ -57,11 +61,13 @@ _FOLDS: dict[str, str] = {
     """,
 }
 
+# In key order, as the metrics fold adds: two writers of the same totals cannot deadlock.
 _UPSERT = """
     INSERT INTO retained_totals (tenant_id, figure, label, value)
     SELECT CAST(:tenant AS uuid), f.figure, f.label, f.value
       FROM ({rows}) AS f(figure, label, value)
      WHERE f.value <> 0
+     ORDER BY f.figure, f.label
     ON CONFLICT (tenant_id, figure, label)
     DO UPDATE SET value = retained_totals.value + EXCLUDED.value
 """
