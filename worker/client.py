@@ -54,6 +54,7 @@ from worker.durable.tenant_lookup import tenant_of_approval
 from worker.orchestrator import InterviewState, NotFound, answer_interview, load_interview
 from worker.security.principals import Principal
 from worker.security.signing import sign_kwargs as sign_kwargs  # for services that sign
+from worker.workflows.advance_here import advancing_here
 from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
 from worker.workflows.catalog import Started, start_execution
 
@@ -298,7 +299,7 @@ class AgentWorkerClient:
         with tenant_scope(tenant_id):
             return resolve(
                 self.engine,
-                self.publisher,
+                advancing_here(self.engine, self.publisher),
                 approval_id,
                 decision,
                 user,

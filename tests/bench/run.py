@@ -666,15 +666,20 @@ def bench_workflows(ctx: Context, plan: Plan, agent: RunResult) -> WorkflowResul
     started = time.monotonic()
     _say(
         f"(w3) 3-step workflow: {plan.workflow_executions} executions, LLM 0 ms, "
-        f"concurrency {plan.concurrency}"
+        f"concurrency {plan.concurrency} in {plan.processes} processes"
     )
-    steps = run_steps(ctx, executions=plan.workflow_executions, concurrency=plan.concurrency)
+    steps = run_steps(
+        ctx,
+        executions=plan.workflow_executions,
+        concurrency=plan.concurrency,
+        processes=plan.processes,
+    )
     _say(
         f"   {steps.run.tasks} executions in {steps.run.seconds:.3f}s = "
         f"{steps.executions_per_second:.1f} executions/s, {steps.steps_per_second:.1f} steps/s; "
         f"(b) {agent.per_second:.1f} tasks/s ({time.monotonic() - started:.0f}s with set-up)"
     )
-    return WorkflowResults(resolve, waiting, steps)
+    return WorkflowResults(resolve, waiting, steps, plain_tasks_per_second=agent.per_second)
 
 
 def main(argv: list[str] | None = None) -> int:

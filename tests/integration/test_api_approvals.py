@@ -199,7 +199,18 @@ def test_approve_through_a_decide_key_records_the_approval_and_the_vote(
         "looks right",
     )
     assert vote.principal.startswith("key ")
-    assert publisher.names() == ["workflows.advance"]  # the gated execution was woken
+    # The gated execution moved on in the API's own process: its one step done, it completed,
+    # with no message to send (worker.workflows.advance_here).
+    with engine.connect() as connection:
+        status = connection.execute(
+            sa.text(
+                "SELECT e.status FROM ai_workflow_executions e"
+                " JOIN approvals a ON a.workflow_execution_id = e.id WHERE a.id = :a"
+            ),
+            {"a": approval_id},
+        ).scalar_one()
+    assert status == "completed"
+    assert publisher.names() == []
 
 
 def test_a_reject_is_recorded(api: TestClient, engine: sa.Engine) -> None:

@@ -33,6 +33,7 @@ from worker.approvals.errors import (
 )
 from worker.approvals.views import ApprovalView, get_approval, list_approvals
 from worker.security.principals import Principal, PrincipalKind, Scope
+from worker.workflows.advance_here import advancing_here
 
 
 class DecisionBody(BaseModel):
@@ -179,7 +180,7 @@ def router() -> APIRouter:
                     )
                 view = resolve(
                     state.engine,
-                    state.publisher,
+                    advancing_here(state.engine, state.publisher),
                     shown.id,
                     body.decision,
                     body.user,

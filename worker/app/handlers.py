@@ -7,9 +7,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-from kombu.exceptions import OperationalError as KombuOperationalError
-
 from models import ErrorSeverity, TaskStatus
 from models.tenant_scope import current_tenant
 from worker.agents.definitions import UnknownAgent
@@ -41,8 +38,8 @@ from worker.core.tenants import UnknownTenant, tenant_named_by
 from worker.durable import dispatch, faults, records
 from worker.durable.tenant_lookup import tenant_of_approval
 from worker.security.credentials import Unauthenticated
-from worker.workflows.cancellation import fail_execution
-from worker.workflows.catalog import ExecutionNotFound, UnknownWorkflow, start_execution
+from worker.workflows.advance_here import advance_or_fail, advancing_here
+from worker.workflows.catalog import UnknownWorkflow, start_execution
 from worker.workflows.definition import InvalidWorkflow
 from worker.workflows.engine import advance
 
@@ -135,26 +132,8 @@ def handle_advance_workflow(runtime: Runtime, payload: Mapping[str, Any]) -> dic
     """``workflows.advance``: an error that is not the database's (an agent that no longer
     exists, a bad template) would recur on every retry and every reaper pass: it fails the
     execution, with the error as its reason."""
-    reference = parse_payload(ExecutionReference, payload)
-    execution_id = reference.execution_id
-    try:
-        status = advance(runtime.engine, runtime.publisher, execution_id)
-    except (sa.exc.OperationalError, sa.exc.InterfaceError):
-        raise  # the database is unreachable: the task layer retries the message
-    except KombuOperationalError:
-        # The broker is unreachable (publishing the next step's message): transient too. The
-        # state is committed; the reaper re-publishes the lost wake-up once the broker is back.
-        raise
-    except ExecutionNotFound:
-        raise
-    except Exception as error:
-        reason = (
-            str(error)
-            if isinstance(error, AgentWorkerError)
-            else (f"internal error: {type(error).__name__}: {error}")
-        )
-        log.warning("execution %s: advance failed: %s", execution_id, reason, exc_info=True)
-        status = fail_execution(runtime.engine, execution_id, reason)
+    execution_id = parse_payload(ExecutionReference, payload).execution_id
+    status = advance_or_fail(runtime.engine, runtime.publisher, execution_id)
     return {"execution_id": str(execution_id), "status": status}
 
 
@@ -193,7 +172,7 @@ def handle_resolve_approval(
     try:
         view = resolve(
             runtime.engine,
-            runtime.publisher,
+            advancing_here(runtime.engine, runtime.publisher),
             request.approval_id,
             request.decision,
             request.user,

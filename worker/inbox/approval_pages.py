@@ -42,6 +42,7 @@ from worker.inbox.sessions import SignedIn, require_signed_in
 from worker.inbox.templating import render, timestamp
 from worker.security.principals import Principal
 from worker.security.users import find_user_by_email, user_principal
+from worker.workflows.advance_here import advancing_here
 
 __all__ = ["router", "status_of"]
 
@@ -229,7 +230,7 @@ def _decide(
             principal = _principal(engine, me)
             resolve(
                 engine,
-                publisher,
+                advancing_here(engine, publisher),
                 view.id,
                 "approve" if decision == "approve" else "reject",
                 comment=comment.strip() or None,

@@ -18,8 +18,10 @@ from tests.bench.workflows.results import (
     HEADLINE,
     INTERVALS,
     MODES,
+    TARGET_BACK_TO_BACK_P95_MS,
     TARGET_MODE,
     TARGET_RESOLVE_P50_MS,
+    TARGET_STEPS_OVER_TASKS,
     StepsResult,
     WorkflowResults,
 )
@@ -74,6 +76,12 @@ def _resolve_lines(w: WorkflowResults) -> list[str]:
         f"  target: {dict(INTERVALS)[HEADLINE]}, {TARGET_MODE} p50 < {TARGET_RESOLVE_P50_MS:g} "
         f"ms: {number(headline['value'])} ms {verdict(headline['pass'])} (max per mode in the JSON)"
     )
+    back_to_back = targets.get("resolve_back_to_back_p95_ms")
+    if back_to_back is not None:
+        out.append(
+            f"  target: back to back p95 < {TARGET_BACK_TO_BACK_P95_MS:g} ms: "
+            f"{number(back_to_back['value'])} ms {verdict(back_to_back['pass'])}"
+        )
     return out
 
 
@@ -186,6 +194,14 @@ def _steps_lines(steps: StepsResult, b: RunResult) -> list[str]:
     t = p["step_timeline_ms"]
     out += [
         "  ideal: executions/s = (b) tasks/s / steps if advancing a workflow cost nothing",
+        *(
+            [
+                f"  target: agent steps/s >= {TARGET_STEPS_OVER_TASKS:g} x (b) tasks/s: "
+                f"{number(step_ratio, 3)} {verdict(step_ratio >= TARGET_STEPS_OVER_TASKS)}"
+            ]
+            if b.processes == run.processes
+            else []
+        ),
         f"  per execution: {p['agent_tasks_per_execution']:.2f} agent tasks, "
         f"{p['llm_requests_per_execution']:.2f} LLM requests, "
         f"{counters.get('xact_commit', 0):.1f} transactions, {statements_line}; "

@@ -12,6 +12,10 @@ from typing import Any
 from tests.bench.scenarios.result import RunResult
 
 TARGET_RESOLVE_P50_MS = 50.0
+#: Issue 15: 200 approvals resolved back to back, decided -> next step started.
+TARGET_BACK_TO_BACK_P95_MS = 200.0
+#: Issue 15: a 3-step workflow's agent steps/s against plain tasks/s ((b), same processes).
+TARGET_STEPS_OVER_TASKS = 0.8
 TARGET_SLOTS_HELD = 0
 TARGET_LIST_MS = 200.0
 
@@ -82,6 +86,11 @@ class ResolveResult:
     @property
     def p50_ms(self) -> float | None:
         return self.batches[TARGET_MODE].summary[HEADLINE]["p50"]
+
+    @property
+    def back_to_back_p95_ms(self) -> float | None:
+        batch = self.batches.get("back to back")
+        return None if batch is None else batch.summary[HEADLINE]["p95"]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -209,11 +218,13 @@ class WorkflowResults:
     resolve: ResolveResult
     waiting: WaitingResult
     steps: StepsResult
+    #: (b)'s tasks/s, which (w3)'s agent steps/s is held against.
+    plain_tasks_per_second: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def targets(self) -> dict[str, dict[str, Any]]:
         slots = self.waiting.slots_held
-        return {
+        found: dict[str, dict[str, Any]] = {
             "resolve_p50_ms": {
                 "value": None if self.resolve.p50_ms is None else round(self.resolve.p50_ms, 2),
                 "target": f"< {TARGET_RESOLVE_P50_MS:g}",
@@ -231,6 +242,21 @@ class WorkflowResults:
                 "pass": self.waiting.list_median_ms < TARGET_LIST_MS,
             },
         }
+        back_to_back = self.resolve.back_to_back_p95_ms
+        if back_to_back is not None:
+            found["resolve_back_to_back_p95_ms"] = {
+                "value": round(back_to_back, 2),
+                "target": f"< {TARGET_BACK_TO_BACK_P95_MS:g}",
+                "pass": back_to_back < TARGET_BACK_TO_BACK_P95_MS,
+            }
+        if self.plain_tasks_per_second:
+            ratio = self.steps.steps_per_second / self.plain_tasks_per_second
+            found["steps_over_plain_tasks"] = {
+                "value": round(ratio, 3),
+                "target": f">= {TARGET_STEPS_OVER_TASKS:g}",
+                "pass": ratio >= TARGET_STEPS_OVER_TASKS,
+            }
+        return found
 
     def as_json(self, b: RunResult) -> dict[str, Any]:
         return {

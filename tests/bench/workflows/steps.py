@@ -8,19 +8,22 @@ advance -> claim -> finish timeline.
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 from tests.bench import profile
 from tests.bench.procs import (
     BenchError,
     CpuSampler,
     LLMServerProcess,
-    Worker,
-    log_tail,
-    peak_rss_mib,
+    logs_tail,
+    per_process,
+    wait_until_ready,
+    worker_processes,
 )
 from tests.bench.scenarios.context import AGENT_TOOLS, Context, worker_env
-from tests.bench.scenarios.measure import cpu_probes, epoch, grown, wait_done
+from tests.bench.scenarios.measure import cpu_probes, epoch, grown, peak_rss, total, wait_done
 from tests.bench.scenarios.result import RunResult
 from tests.bench.services import unique
 from tests.bench.workflows.probes import (
@@ -34,7 +37,7 @@ from tests.bench.workflows.workload import AGENT, THREE_STEPS, start_executions,
 from tests.support.agents import add_agent
 from tests.support.workflows import add_workflow
 from worker.app import create_app
-from worker.dev.services import start_worker_process, stop_process, wait_for_worker
+from worker.dev.services import start_worker_process
 
 _STEPS_OUTCOME = """
 SELECT count(*) AS executions, count(*) FILTER (WHERE e.status = 'completed') AS completed,
@@ -61,15 +64,18 @@ FROM s
 """
 
 
-def run_steps(ctx: Context, *, executions: int, concurrency: int) -> StepsResult:
-    """(w3): publish every execution's start first, then start the worker, as (b) does."""
+def run_steps(
+    ctx: Context, *, executions: int, concurrency: int, processes: int = 1
+) -> StepsResult:
+    """(w3): publish every execution's start first, then start the workers, as (b) does, with
+    (b)'s split of ``concurrency`` over ``processes``."""
     database = ctx.database
     name = "w3-three-steps"
     slug = unique(f"bench-{name}")
     add_agent(database.engine, AGENT, tools=AGENT_TOOLS, tenant=slug)
     add_workflow(database.engine, "bench_three_steps", THREE_STEPS, tenant=slug)
     tenant_id = tenant_id_of(database, slug)
-    log_path = ctx.logs / f"{name}.log"
+    threads = per_process(concurrency, processes)
     app = create_app(ctx.broker.url)
     try:
         with LLMServerProcess(ctx.logs / f"{name}-llm.log", latency_ms=0) as llm:
@@ -84,24 +90,28 @@ def run_steps(ctx: Context, *, executions: int, concurrency: int) -> StepsResult
             profile.reset_statements(database)
             llm_before = llm.chat_requests()
             commands_before = ctx.broker.command_counts()
-            env = worker_env(ctx, llm.base_url, concurrency)
-            process = start_worker_process(env, log_path, concurrency=concurrency)
-            try:
-                with CpuSampler(cpu_probes(ctx, [process.pid], llm)) as sampler:
-                    wait_for_worker(app, process, log_path)
+            env = worker_env(ctx, llm.base_url, threads)
+
+            def start(hostname: str, log_path: Path) -> subprocess.Popen[bytes]:
+                return start_worker_process(env, log_path, concurrency=threads, hostname=hostname)
+
+            with worker_processes(
+                start, count=processes, logs=ctx.logs, name=name, prefix="agentworker"
+            ) as workers:
+                pids = [worker.process.pid for worker in workers]
+                with CpuSampler(cpu_probes(ctx, pids, llm)) as sampler:
+                    wait_until_ready(app, workers)
                     wait_done(
                         lambda: executions_finished(database, tenant_id),
                         executions,
-                        [Worker(process, log_path)],
+                        workers,
                         what=f"{name} (workflow executions)",
                         stall_seconds=30,
                     )
-                    rss = peak_rss_mib(process.pid)
+                    rss = peak_rss(workers)
                 llm_requests = llm.chat_requests() - llm_before
                 commands = grown(ctx.broker.command_counts(), commands_before)
                 statements = profile.statements(database)
-            finally:
-                stop_process(process)
     finally:
         app.close()
     ctx.broker.flush()
@@ -111,7 +121,7 @@ def run_steps(ctx: Context, *, executions: int, concurrency: int) -> StepsResult
     if outcome.completed != executions:
         raise BenchError(
             f"{name}: {outcome.completed}/{executions} executions completed "
-            f"({execution_failures(database, tenant_id)})\n{log_tail(log_path)}"
+            f"({execution_failures(database, tenant_id)})\n{logs_tail(workers)}"
         )
     first, last = epoch(outcome.first), epoch(outcome.last)
     timeline = probe_rows(database, _STEP_TIMELINE, t=tenant_id)[0]._mapping
@@ -138,13 +148,15 @@ def run_steps(ctx: Context, *, executions: int, concurrency: int) -> StepsResult
         name=name,
         kind="workflow",
         tasks=executions,
-        concurrency=concurrency,
+        concurrency=threads * processes,
         seconds=last - first,
         llm_calls_per_task=2 * steps,
         latency_ms=0,
-        peak_rss_mib=rss,
+        peak_rss_mib=total(rss),
         cpu_seconds=sampler.window(first, last),
         redis_commands=commands,
         profile=details,
+        processes=processes,
+        peak_rss_each_mib=rss,
     )
     return StepsResult(run, steps)
