@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from tests.bench import wide
 from tests.bench.api.report import api_section
 from tests.bench.api.scenario import ApiResults, run_api
 from tests.bench.fairness import QUICK_FAIRNESS, FairnessPlan, OnlyFairness, run_fairness
@@ -35,6 +36,7 @@ from tests.bench.scenarios.bare_runs import run_bare, run_bare_llm
 from tests.bench.scenarios.context import Context
 from tests.bench.scenarios.result import RunResult
 from tests.bench.services import broker, database
+from tests.bench.wide import OnlyWide, WideBench, run_wide, wide_section
 from tests.bench.workflows.approvals import run_approvals
 from tests.bench.workflows.results import HEADLINE, MODES, WorkflowResults
 from tests.bench.workflows.steps import run_steps
@@ -81,7 +83,17 @@ QUICK = Plan(
     scrape_events=1_000_000,
 )
 #: ``--only`` runs one part of the bench alone.
-PARTS = ("api", "retention", "scrape", "peers", "fairness", "ratelimit", "longrun", "memory")
+PARTS = (
+    "api",
+    "retention",
+    "scrape",
+    "peers",
+    "wide",
+    "fairness",
+    "ratelimit",
+    "longrun",
+    "memory",
+)
 
 
 def _positive(raw: str) -> int:
@@ -155,7 +167,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=PARTS,
         help="run only this part (api: the HTTP API's figures; retention: deleting old events; "
         "scrape: /metrics over a long history; "
-        "peers: (B) and (C) for bare Celery, ours, DBOS and LangGraph; fairness: one "
+        "peers: (B) and (C) for bare Celery, ours, DBOS and LangGraph; wide: (D), 2,000 runs "
+        "of 2 x 2 s LLM calls at concurrency 400, beside bare Celery; fairness: one "
         "tenant's burst against another's few tasks; longrun: (E), a 200-step run's step cost; "
         "memory: a worker process's RSS, idle and after agent tasks)",
     )
@@ -278,6 +291,7 @@ def bench(
     | OnlyFairness
     | OnlyRateLimit
     | OnlyLongRun
+    | OnlyWide
     | MemoryResults
 ):
     logs = Path(args.logs).resolve() if args.logs else tmp / "logs"
@@ -341,6 +355,10 @@ def bench(
             peers = bench_peers(ctx, plan)
             _say("stopping services ...")
             return OnlyPeers(meta, peers)
+        if args.only == "wide":
+            wide = bench_wide(ctx, plan, args.quick)
+            _say("stopping services ...")
+            return OnlyWide(meta, wide)
 
         started = time.monotonic()
         _say(f"(a) bare Celery: {plan.noop_tasks} no-op tasks at concurrency {plan.concurrency}")
@@ -406,6 +424,7 @@ def bench(
         _done(io_agent, started)
         if not args.no_peers:
             meta["peers"] = bench_peer_runs(ctx, plan, ceiling, agent, io_bare, io_agent)
+        meta["wide"] = bench_wide(ctx, plan, args.quick)
 
         workflows = bench_workflows(ctx, plan, agent)
         api = bench_api(ctx, plan)
@@ -597,6 +616,15 @@ class OnlyScrape:
         return {"meta": self.meta, "scrape": self.scrape.as_json()}
 
 
+def bench_wide(ctx: Context, plan: Plan, quick: bool) -> WideBench:
+    started = time.monotonic()
+    result = run_wide(
+        ctx, tasks=wide.QUICK_TASKS if quick else wide.TASKS, processes=plan.processes, say=_say
+    )
+    _say(f"   ({time.monotonic() - started:.0f}s with set-up)")
+    return result
+
+
 def bench_scrape(ctx: Context, plan: Plan) -> ScrapeBench:
     started = time.monotonic()
     _say(f"(scrape) a metrics scrape over {plan.scrape_events:,} event rows and their history")
@@ -703,6 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         | OnlyFairness
         | OnlyRateLimit
         | OnlyLongRun
+        | OnlyWide
         | MemoryResults,
     ):
         sys.stdout.write(results.render())
@@ -710,10 +739,14 @@ def main(argv: list[str] | None = None) -> int:
         retention = results.meta.pop("retention", None)
         scrape = results.meta.pop("scrape", None)
         peers = results.meta.pop("peers", None)
+        wide_runs = results.meta.pop("wide", None)
         sys.stdout.write(render(results))
         if isinstance(peers, PeerResults):
             sys.stdout.write("\n" + "\n".join(peers_section(peers)) + "\n")
             results.meta["peers"] = peers.as_json()
+        if isinstance(wide_runs, WideBench):
+            sys.stdout.write("\n".join(wide_section(wide_runs)) + "\n")
+            results.meta["wide"] = wide_runs.as_json()
         if results.api is not None:
             sys.stdout.write("\n".join(api_section(results.api)) + "\n")
         if isinstance(retention, RetentionBench):
@@ -734,5 +767,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and isinstance(results, OnlyRateLimit) and not results.ratelimit.passed:
         return 1
     if args.check and isinstance(results, OnlyLongRun) and not results.longrun.passed:
+        return 1
+    if args.check and isinstance(results, OnlyWide) and not results.wide.passed:
         return 1
     return 0
