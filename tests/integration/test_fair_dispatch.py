@@ -385,3 +385,67 @@ def test_an_automation_rule_submits_through_the_window(
     assert _status(runtime.engine, fired) == ("PENDING", False)  # held: the window is full
     assert broker.released == [busy]
     assert fired in _drain(runtime, broker), "released once the busy task finished"
+
+
+def _tenant_id(engine: sa.Engine, slug: str) -> uuid.UUID:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT id FROM tenants WHERE slug = :s"), {"s": slug}
+        ).scalar_one()
+
+
+def test_an_ending_hands_its_slot_on_without_waiting_for_the_tenants_lock(
+    runtime: Runtime, broker: FifoBroker, engine: sa.Engine
+) -> None:
+    """A busy tenant's endings do not queue behind one another (or behind an admission on
+    another host): the ending task's slot goes to one held task in the ending's own
+    transaction, with no lock."""
+    _submit(runtime, "a", WINDOW + 5)
+    tenant = _tenant_id(engine, "a")
+    first = broker.queue.popleft()
+    finished = threading.Event()
+    with engine.connect() as admission:  # another host admitting for the tenant, for long
+        admission.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:c, hashtext(CAST(:t AS text)))"),
+            {"c": dispatch._LOCK_CLASS, "t": tenant},
+        )
+        worker = threading.Thread(target=lambda: (_finish(runtime, first), finished.set()))
+        worker.start()
+        handed_on = finished.wait(timeout=15)
+        admission.rollback()
+    worker.join(timeout=15)
+    assert handed_on, "the ending waited for the tenant's lock"
+    assert len(broker.released) == WINDOW + 1
+    assert _in_flight(engine)[tenant] == WINDOW
+
+
+def test_endings_and_admissions_at_once_never_exceed_the_window(
+    runtime: Runtime, broker: FifoBroker, engine: sa.Engine
+) -> None:
+    _submit(runtime, "a", WINDOW + 30)
+    tenant = _tenant_id(engine, "a")
+    errors: list[BaseException] = []
+    running = [broker.queue.popleft() for _ in range(WINDOW)]
+
+    def end(task_ids: list[uuid.UUID]) -> None:
+        try:
+            for task_id in task_ids:
+                _finish(runtime, task_id)
+        except BaseException as error:  # surfaced by the assert below
+            errors.append(error)
+
+    def admit() -> None:
+        try:
+            _submit(runtime, "a", 10)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=end, args=(running[i::4],)) for i in range(4)]
+    threads += [threading.Thread(target=admit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert _in_flight(engine)[tenant] == WINDOW  # each ending handed on exactly its own slot
+    assert len(_drain(runtime, broker)) == WINDOW + 30 + 20 - WINDOW

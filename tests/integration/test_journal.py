@@ -255,7 +255,9 @@ def test_append_completes_a_call_recorded_before_its_tool_ran(engine: sa.Engine)
         assert rows.all() == [(ActionStatus.SUCCESS, 3)]
 
 
-def _finish(engine: sa.Engine, task_id: uuid.UUID, run_id: uuid.UUID, step: journal.Step) -> bool:
+def _finish(
+    engine: sa.Engine, task_id: uuid.UUID, run_id: uuid.UUID, step: journal.Step
+) -> journal.Finished | None:
     with engine.connect() as connection:
         finished = journal.finish(
             connection,

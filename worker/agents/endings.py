@@ -54,8 +54,9 @@ def succeed(run: ActiveRun, output: Any, reply: journal.Step | None = None) -> O
             {"llm_calls": llm_calls},
         ),
     ]
-    with autocommit(runtime) as connection:
-        finished = journal.finish(
+
+    def finish(connection: sa.Connection) -> journal.Finished | None:
+        return journal.finish(
             connection,
             task_id=task.id,
             owner=runtime.owner,
@@ -65,12 +66,28 @@ def succeed(run: ActiveRun, output: Any, reply: journal.Step | None = None) -> O
             output=output,
             summary=summary,
         )
-        held = finished and dispatch.has_held(connection, task.tenant_id)
-    if not finished:
+
+    if task.tenant_id in runtime.tenants_holding:
+        # The tenant had held tasks at its last finish here: end this one and release one in
+        # its place in one transaction (no lock: worker.durable.dispatch.release_in_place_of).
+        with runtime.engine.begin() as connection:
+            finished = finish(connection)
+            releases = _release_next(runtime, connection, task) if finished else []
+        held = bool(releases)
+    else:
+        # The common case: the finish is one statement on its own, and says whether the
+        # tenant has held tasks; if so they are released in a transaction of their own, under
+        # the tenant's lock (a crash in between: the reaper fills the window).
+        with autocommit(runtime) as connection:
+            finished = finish(connection)
+        held = finished is not None and finished.held
+        releases = _release_after_commit(runtime, task) if held else []
+    if finished is None:
         raise LostLease()
-    # The finish committed on its own (one statement); the tenant's next held tasks, if any,
-    # are released in a transaction of their own (a crash in between: the reaper fills it).
-    releases = _release_after_commit(runtime, task) if held else []
+    if held:
+        runtime.tenants_holding.add(task.tenant_id)
+    else:
+        runtime.tenants_holding.discard(task.tenant_id)
     run.pending_metrics = []
     run.state.llm_calls = llm_calls
     _publish_releases(runtime, releases)
@@ -218,15 +235,22 @@ def _abandon_in(
             connection,
             events=[records.event(run.scope, EventType.SYSTEM, "stopped: the task was cancelled")],
         )
-    releases = _release_next(runtime, connection, task)
+    # Whoever cancelled the task freed its slot in a transaction already committed: the
+    # tenant's lock keeps a concurrent admission from giving the same slot away.
+    releases = dispatch.release_freed(
+        connection, task.tenant_id, runtime.settings.tenant_max_in_flight
+    )
     return Outcome(task.id, "abandoned", f"task is {status}; this worker stopped"), releases
 
 
 def _release_next(
     runtime: Runtime, connection: sa.Connection, task: ClaimedTask
 ) -> list[dispatch.Release]:
-    """In the ending's transaction: nothing held (the common case) takes no lock."""
-    return dispatch.release_freed(connection, task.tenant_id, runtime.settings.tenant_max_in_flight)
+    """In the ending's transaction, which frees the task's slot: one held task in its place,
+    without the tenant's lock (nothing held, the common case, is one probe)."""
+    return dispatch.release_in_place_of(
+        connection, task.tenant_id, runtime.settings.tenant_max_in_flight
+    )
 
 
 def release_freed_slot(runtime: Runtime, tenant_id: uuid.UUID) -> None:

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -63,6 +63,10 @@ class Runtime:
     #: Moves a workflow execution on in this process (the worker app sets it to the engine's
     #: ``advance``); None: a ``workflows.advance`` message is published instead.
     advance_workflow: Callable[[uuid.UUID], None] | None = None
+    #: Tenants whose tasks were held at their last finish in this process: their next finish
+    #: releases a held task in its own transaction (worker.agents.endings.succeed). A hint
+    #: that only picks between two correct paths.
+    tenants_holding: set[uuid.UUID] = field(default_factory=set)
 
     def wake_workflow(self, execution_id: uuid.UUID) -> None:
         """A step's task of ``execution_id`` ended (committed): move the execution on, here

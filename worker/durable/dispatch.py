@@ -16,9 +16,11 @@ interleaves tenants: another tenant's task waits behind at most ``max_in_flight`
 each busy tenant, not their backlog.
 
 The window lives in PostgreSQL rows, not in a process: any number of hosts admit and release
-through the same rows. Admissions and releases of one tenant are serialized by a transaction
-advisory lock taken before the count, so two hosts cannot both fill the last slot; tenants do
-not wait for one another. A task waiting for a person (AWAITING_APPROVAL) holds no slot: when
+through the same rows. Admissions, and releases of slots freed in a transaction already
+committed, are serialized per tenant by a transaction advisory lock taken before the count, so
+two hosts cannot both fill the last slot; tenants do not wait for one another. A task's ending
+hands its own slot to one held task in the ending's transaction, without the lock
+(``release_in_place_of``): one busy tenant's endings never queue behind one another. A task waiting for a person (AWAITING_APPROVAL) holds no slot: when
 it resumes it goes straight back to the broker, so the window may be exceeded by the tasks that
 resume at once.
 """
@@ -121,6 +123,61 @@ def fill_window(connection: sa.Connection, tenant_id: uuid.UUID, default: int) -
     return [Release(row.id, row.priority) for row in rows]
 
 
+def _release_one_statement() -> sa.Update:
+    tenant = sa.bindparam("one_tenant_id", type_=_tasks.c.tenant_id.type)
+    window = sa.bindparam("one_window", type_=sa.Integer)
+    in_flight = (
+        sa.select(sa.func.count())
+        .select_from(_tasks)
+        .where(_tasks.c.tenant_id == tenant, _in_flight)
+        .scalar_subquery()
+    )
+    chosen = (
+        sa.select(_tasks.c.id)
+        .where(_tasks.c.tenant_id == tenant, _held)
+        .order_by(_tasks.c.priority.desc(), _tasks.c.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    now = sa.func.now()
+    return (
+        sa.update(_tasks)
+        .where(_tasks.c.id == chosen, in_flight < window)
+        .values(released_at=now, updated_at=now)
+        .returning(_tasks.c.id, _tasks.c.priority)
+    )
+
+
+_RELEASE_ONE = _release_one_statement()
+
+_HELD_AND_WINDOW = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM tasks WHERE tenant_id = :tenant_id AND "
+    "tasks.released_at IS NULL AND tasks.status = 'PENDING'), "
+    "(SELECT metadata FROM tenants WHERE id = :tenant_id)"
+)
+
+
+def release_in_place_of(
+    connection: sa.Connection, tenant_id: uuid.UUID, default: int
+) -> list[Release]:
+    """This transaction ended a task of the tenant that held a slot (it was in flight):
+    release at most one held task in its place, without the tenant's lock, so that one busy
+    tenant's endings never queue behind each other. Safe without the lock because the ended
+    task still counts as in flight for every other transaction until this one commits: an
+    admission (which counts under the lock) cannot give its slot away too, and two endings
+    at once each hand on only their own slot (``SKIP LOCKED`` picks different tasks; the
+    count, which cannot see the other's release, still sees the other's task gone)."""
+    held, metadata = connection.execute(_HELD_AND_WINDOW, {"tenant_id": tenant_id}).one()
+    if not held:
+        return []
+    window = max_in_flight(default, metadata)
+    rows = connection.execute(
+        _RELEASE_ONE, {"one_tenant_id": tenant_id, "one_window": window}
+    ).all()
+    return [Release(row.id, row.priority) for row in rows]
+
+
 def release_freed(connection: sa.Connection, tenant_id: uuid.UUID, default: int) -> list[Release]:
     """After this transaction freed a slot of the tenant (a task ended, was cancelled or
     parked for a person): release what now fits, to publish after the commit. A tenant with
@@ -144,11 +201,12 @@ def publish_releases(publisher: Publisher, releases: Iterable[Release]) -> None:
 def has_held(connection: sa.Connection, tenant_id: uuid.UUID) -> bool:
     """Whether the tenant has a held task (one index probe, no lock): an ending of a tenant
     with none needs no release, so one busy tenant's finishes never queue on its lock."""
-    return bool(
-        connection.execute(
-            sa.select(sa.exists().where(_tasks.c.tenant_id == tenant_id, _held))
-        ).scalar_one()
-    )
+    return bool(connection.execute(sa.select(held_clause(tenant_id))).scalar_one())
+
+
+def held_clause(tenant_id: uuid.UUID | sa.ColumnElement[Any]) -> sa.Exists:
+    """``EXISTS`` a held task of the tenant, for embedding in a larger statement."""
+    return sa.exists().where(_tasks.c.tenant_id == tenant_id, _held)
 
 
 def in_flight_count(connection: sa.Connection, tenant_id: uuid.UUID) -> int:

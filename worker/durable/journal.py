@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from models import AgentRun, AgentRunStatus, Task, TaskStatus
 from worker.durable import conversation
 from worker.durable.action_logs import ACTION_LOGS, completing_action_logs
+from worker.durable.dispatch import held_clause
 from worker.durable.leases import lease_held, release
 from worker.durable.records import EVENTS, METRICS
 from worker.durable.states import AGENT_RUN
@@ -122,7 +123,11 @@ _released = release(
     error=None,
     finished_at=sa.func.now(),
 ).cte("released")
+_tenant_of_task = (
+    sa.select(_tasks.c.tenant_id).where(_tasks.c.id == _task_id()).scalar_subquery().correlate(None)
+)
 # Gated on the task's release: the run is RUNNING whenever its task is, so it moves with it.
+# It also says whether the tenant has held tasks, so that no separate probe is needed.
 _FINISH = _with_rows(
     _released,
     AGENT_RUN.statement(
@@ -137,7 +142,14 @@ _FINISH = _with_rows(
         },
         returning=conversation.returning(),
     ).cte("step"),
-)
+).add_columns(held_clause(_tenant_of_task).label("held"))
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The task ended SUCCEEDED; ``held``: its tenant had held tasks (as the finish saw)."""
+
+    held: bool
 
 
 def _parameters(
@@ -186,9 +198,9 @@ def finish(
     step: Step,
     output: Any,
     summary: str,
-) -> bool:
+) -> Finished | None:
     """Write the last step and end the task SUCCEEDED with ``output``, if ``owner`` still
-    holds it; False (nothing written) if not."""
+    holds it; None (nothing written) if not."""
     parameters = _parameters(
         task_id,
         owner,
@@ -200,4 +212,5 @@ def finish(
         result_summary=summary,
         output_summary=summary,
     )
-    return connection.execute(_FINISH, parameters).first() is not None
+    row = connection.execute(_FINISH, parameters).first()
+    return None if row is None else Finished(held=bool(row.held))
