@@ -79,11 +79,11 @@ def wide_section(result: WideBench) -> list[str]:
     def row(label: str, run: RunResult) -> str:
         bound = run.bound or 0.0
         rss = " + ".join(f"{mib:.0f}" for mib in run.peak_rss_each_mib if mib is not None)
-        worker_cpu = run.cpu_seconds.get("worker")
-        cpu = "-" if worker_cpu is None else f"{worker_cpu * 1000 / run.tasks:.1f}"
+        spent = [run.cpu_seconds.get(name) for name in ("worker", "postgres backends")]
+        cpu = " + ".join("-" if s is None else f"{s * 1000 / run.tasks:.1f}" for s in spent)
         return (
             f"  {label:<34} {run.tasks:>6} {run.seconds:>8.2f} {run.per_second:>8.1f} "
-            f"{bound:>6.0f} {run.per_second / bound if bound else 0:>9.3f} {cpu:>14} {rss:>14}"
+            f"{bound:>6.0f} {run.per_second / bound if bound else 0:>9.3f} {cpu:>20} {rss:>14}"
         )
 
     verdict = "met" if result.passed else "MISSED"
@@ -94,7 +94,7 @@ def wide_section(result: WideBench) -> list[str]:
         f"concurrency {agent.concurrency} ({agent.processes} processes x "
         f"{agent.concurrency_per_process} threads)",
         f"  {'scenario':<34} {'tasks':>6} {'seconds':>8} {'per s':>8} {'bound':>6} "
-        f"{'of bound':>9} {'worker CPU ms':>14} {'RSS MiB':>14}",
+        f"{'of bound':>9} {'CPU ms: worker + PG':>20} {'RSS MiB':>14}",
         row("bare Celery, sleeps 2 x 2 s", result.bare),
         row("agent, 2 LLM calls + 1 tool", agent),
         f"  agent / bare: {agent.per_second / max(result.bare.per_second, 1e-9):.3f}; "
