@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models import AgentStatus, AIAgent, ModelUsageType
+from worker.agents.budgets import RunBudget
 from worker.approvals.quorum import QuorumPolicy
 from worker.core.contract import describe_validation_error
 from worker.core.errors import AgentWorkerError
@@ -49,6 +50,8 @@ class AgentConfiguration(BaseModel):
     #: Secret references its tools may resolve though the task's input does not pass them
     #: ("tenant:crm_token", "env:CRM_TOKEN"; ``worker.security.secret_refs``).
     secrets: tuple[str, ...] = ()
+    #: Limits on one run's LLM calls, tokens and cost (``worker.agents.budgets``).
+    budget: RunBudget | None = None
 
     @field_validator("secrets")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ _runs = AgentRun.__table__
 #: A run in these states continues where it stopped when its task is claimed again.
 _RESUMABLE = (AgentRunStatus.STARTED, AgentRunStatus.RUNNING, AgentRunStatus.WAITING_APPROVAL)
 #: What resuming reads of a run: id, messages, llm_calls, status.
-_RunRow = sa.Row[uuid.UUID, list[dict[str, Any]], int, AgentRunStatus]
+_RunRow = sa.Row[uuid.UUID, list[dict[str, Any]], int, AgentRunStatus, int, Decimal]
 
 
 def start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connection) -> ActiveRun:
@@ -86,6 +87,8 @@ def _resumable_run(connection: sa.Connection, task: ClaimedTask) -> _RunRow | No
             conversation.of(_runs.c.id).label("messages"),
             _runs.c.llm_calls,
             _runs.c.status,
+            (_runs.c.prompt_tokens + _runs.c.completion_tokens).label("tokens"),
+            _runs.c.cost,
         )
         .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
         .order_by(_runs.c.started_at.desc())
@@ -103,7 +106,14 @@ def _resume(
     """Continue ``existing`` from its persisted messages."""
     if existing.status != AgentRunStatus.RUNNING:
         AGENT_RUN.apply(connection, existing.id, AgentRunStatus.RUNNING)
-    state = RunState(existing.id, list(existing.messages), existing.llm_calls, model)
+    state = RunState(
+        existing.id,
+        list(existing.messages),
+        existing.llm_calls,
+        model,
+        tokens=existing.tokens,
+        cost=existing.cost,
+    )
     records.write(
         connection,
         events=[

@@ -6,8 +6,10 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from worker.agents.budgets import Spend
 from worker.agents.definitions import AgentDefinition
 from worker.agents.runtime import Runtime
 from worker.core.errors import AgentWorkerError
@@ -43,6 +45,12 @@ class RunState:
     messages: list[dict[str, Any]]
     llm_calls: int
     model: str
+    #: Tokens (prompt + completion) and cost spent so far, over every attempt of the run.
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+    def spend(self) -> Spend:
+        return Spend(self.llm_calls, self.tokens, self.cost)
 
 
 @dataclass

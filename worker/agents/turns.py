@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from models import EventType
+from worker.agents.budgets import check_budget
 from worker.agents.checkpoints import append_step
 from worker.agents.endings import succeed
 from worker.agents.loop import (
@@ -42,6 +43,7 @@ def drive(run: ActiveRun) -> Outcome:
             run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
         )
         if isinstance(step, CallModel):
+            check_budget(configuration.budget, run.state.spend())
             reply = _call_model(run)
             faults.fault_point(faults.AFTER_LLM_REPLY_RECEIVED, run.runtime.settings.fault_point)
             answer = _final_answer(run, reply)
@@ -49,6 +51,8 @@ def drive(run: ActiveRun) -> Outcome:
                 return succeed(run, answer.value, reply)
             append_step(run, reply)
             run.state.llm_calls += 1
+            run.state.tokens += reply.prompt_tokens + reply.completion_tokens
+            run.state.cost += reply.cost
             faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, run.runtime.settings.fault_point)
         elif isinstance(step, RunTools):
             run_tools(run, step)

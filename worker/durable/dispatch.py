@@ -20,9 +20,9 @@ through the same rows. Admissions, and releases of slots freed in a transaction 
 committed, are serialized per tenant by a transaction advisory lock taken before the count, so
 two hosts cannot both fill the last slot; tenants do not wait for one another. A task's ending
 hands its own slot to one held task in the ending's transaction, without the lock
-(``release_in_place_of``): one busy tenant's endings never queue behind one another. A task waiting for a person (AWAITING_APPROVAL) holds no slot: when
-it resumes it goes straight back to the broker, so the window may be exceeded by the tasks that
-resume at once.
+(``release_in_place_of``): one busy tenant's endings never queue behind one another. A task
+waiting for a person (AWAITING_APPROVAL) holds no slot: when it resumes it goes straight back
+to the broker, so the window may be exceeded by the tasks that resume at once.
 """
 
 from __future__ import annotations

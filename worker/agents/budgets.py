@@ -1,0 +1,73 @@
+"""A run's budget: how many LLM calls, tokens and dollars one run may spend (issue 16).
+
+Set in the agent's configuration (``ai_agents.configuration.budget``). The run's own counters
+(``agent_runs.llm_calls``, ``prompt_tokens + completion_tokens``, ``cost``, carried across its
+attempts) are checked before every LLM call: a run is driven by one lease holder at a time, so
+the check is exact, and no call starts once a limit is reached. The call that crosses a limit
+is the last one made: a run's spend ends at most one call's cost above its limit. Past a limit
+the run fails ``budget_exceeded``, its message saying what was spent, which limit stopped it
+and where to raise it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.core.errors import AgentWorkerError
+
+__all__ = ["BudgetExceeded", "RunBudget", "Spend", "check_budget"]
+
+
+class RunBudget(BaseModel):
+    """Limits on one run; each is optional, and a run stops at the first one reached."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_llm_calls: Annotated[int | None, Field(ge=1)] = None
+    max_tokens_total: Annotated[int | None, Field(ge=1)] = None
+    max_cost_usd: Annotated[Decimal | None, Field(gt=0)] = None
+
+
+class BudgetExceeded(AgentWorkerError):
+    code = "budget_exceeded"
+
+
+@dataclass
+class Spend:
+    """What a run has spent so far, over all its attempts."""
+
+    llm_calls: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+    def add(self, *, llm_calls: int, tokens: int, cost: Decimal) -> None:
+        self.llm_calls += llm_calls
+        self.tokens += tokens
+        self.cost += cost
+
+
+def check_budget(budget: RunBudget | None, spend: Spend) -> None:
+    """Raise ``BudgetExceeded`` if ``spend`` has reached a limit of ``budget`` (call it before
+    each LLM call)."""
+    if budget is None:
+        return
+    reached = [
+        (name, f"{used}", f"{limit}")
+        for name, used, limit in (
+            ("max_llm_calls", spend.llm_calls, budget.max_llm_calls),
+            ("max_tokens_total", spend.tokens, budget.max_tokens_total),
+            ("max_cost_usd", spend.cost, budget.max_cost_usd),
+        )
+        if limit is not None and used >= limit
+    ]
+    if reached:
+        name, used, limit = reached[0]
+        raise BudgetExceeded(
+            f"the run's budget is spent: {name} is {limit} and the run has used {used} "
+            f"({spend.llm_calls} LLM calls, {spend.tokens} tokens, ${spend.cost} so far); raise "
+            f"configuration.budget.{name} of the agent to let such runs go further"
+        )
