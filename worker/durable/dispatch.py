@@ -79,15 +79,20 @@ _held = sa.text("tasks.released_at IS NULL AND tasks.status = 'PENDING'")
 assert {status.value for status in IN_FLIGHT} == {"PENDING", "RUNNING"}
 
 
-def _fill_statement() -> sa.Update:
-    tenant = sa.bindparam("fill_tenant_id", type_=_tasks.c.tenant_id.type)
-    window = sa.bindparam("fill_window", type_=sa.Integer)
-    in_flight = (
+def _in_flight_of(tenant: uuid.UUID | sa.ColumnElement[Any]) -> sa.ScalarSelect[int]:
+    """The count of ``tenant``'s tasks in flight, for embedding in a statement."""
+    return (
         sa.select(sa.func.count())
         .select_from(_tasks)
         .where(_tasks.c.tenant_id == tenant, _in_flight)
         .scalar_subquery()
     )
+
+
+def _fill_statement() -> sa.Update:
+    tenant = sa.bindparam("fill_tenant_id", type_=_tasks.c.tenant_id.type)
+    window = sa.bindparam("fill_window", type_=sa.Integer)
+    in_flight = _in_flight_of(tenant)
     room = sa.func.greatest(window - in_flight, 0)
     chosen = (
         sa.select(_tasks.c.id)
@@ -126,12 +131,7 @@ def fill_window(connection: sa.Connection, tenant_id: uuid.UUID, default: int) -
 def _release_one_statement() -> sa.Update:
     tenant = sa.bindparam("one_tenant_id", type_=_tasks.c.tenant_id.type)
     window = sa.bindparam("one_window", type_=sa.Integer)
-    in_flight = (
-        sa.select(sa.func.count())
-        .select_from(_tasks)
-        .where(_tasks.c.tenant_id == tenant, _in_flight)
-        .scalar_subquery()
-    )
+    in_flight = _in_flight_of(tenant)
     chosen = (
         sa.select(_tasks.c.id)
         .where(_tasks.c.tenant_id == tenant, _held)
@@ -211,10 +211,4 @@ def held_clause(tenant_id: uuid.UUID | sa.ColumnElement[Any]) -> sa.Exists:
 
 def in_flight_count(connection: sa.Connection, tenant_id: uuid.UUID) -> int:
     """The tenant's released tasks not finished: what its window bounds."""
-    return int(
-        connection.execute(
-            sa.select(sa.func.count())
-            .select_from(_tasks)
-            .where(_tasks.c.tenant_id == tenant_id, _in_flight)
-        ).scalar_one()
-    )
+    return int(connection.execute(sa.select(_in_flight_of(tenant_id))).scalar_one())

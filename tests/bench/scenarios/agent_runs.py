@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.bench.procs import (
     BenchError,
     CpuSampler,
     LLMServerProcess,
+    Worker,
     logs_tail,
     per_process,
     wait_until_ready,
@@ -35,6 +37,19 @@ from worker.client import AgentWorkerClient
 from worker.core.settings import Settings
 from worker.dev.services import start_worker_process
 from worker.durable.publishing import CeleryPublisher
+
+
+def our_workers(
+    ctx: Context, llm_base_url: str, *, threads: int, processes: int, name: str
+) -> AbstractContextManager[list[Worker]]:
+    """``processes`` agentworker worker processes of ``threads`` each, against the bench's
+    database and broker and the LLM server at ``llm_base_url``; stopped on exit."""
+    env = worker_env(ctx, llm_base_url, threads)
+
+    def start(hostname: str, log_path: Path) -> subprocess.Popen[bytes]:
+        return start_worker_process(env, log_path, concurrency=threads, hostname=hostname)
+
+    return worker_processes(start, count=processes, logs=ctx.logs, name=name, prefix="agentworker")
 
 
 def _submit(ctx: Context, app: Any, tenant: str, agent: str, tasks: int) -> float:
@@ -77,13 +92,8 @@ def run_agents(
             profile.reset_statements(database)
             llm_before = llm.chat_requests()
             commands_before = ctx.broker.command_counts()
-            env = worker_env(ctx, llm.base_url, threads)
-
-            def start(hostname: str, log_path: Path) -> subprocess.Popen[bytes]:
-                return start_worker_process(env, log_path, concurrency=threads, hostname=hostname)
-
-            with worker_processes(
-                start, count=processes, logs=ctx.logs, name=name, prefix="agentworker"
+            with our_workers(
+                ctx, llm.base_url, threads=threads, processes=processes, name=name
             ) as workers:
                 pids = [worker.process.pid for worker in workers]
                 with CpuSampler(cpu_probes(ctx, pids, llm)) as sampler:

@@ -8,9 +8,7 @@ advance -> claim -> finish timeline.
 
 from __future__ import annotations
 
-import subprocess
 import time
-from pathlib import Path
 
 from tests.bench import profile
 from tests.bench.procs import (
@@ -20,9 +18,9 @@ from tests.bench.procs import (
     logs_tail,
     per_process,
     wait_until_ready,
-    worker_processes,
 )
-from tests.bench.scenarios.context import AGENT_TOOLS, Context, worker_env
+from tests.bench.scenarios.agent_runs import our_workers
+from tests.bench.scenarios.context import AGENT_TOOLS, Context
 from tests.bench.scenarios.measure import cpu_probes, epoch, grown, peak_rss, total, wait_done
 from tests.bench.scenarios.result import RunResult
 from tests.bench.services import unique
@@ -37,7 +35,6 @@ from tests.bench.workflows.workload import AGENT, THREE_STEPS, start_executions,
 from tests.support.agents import add_agent
 from tests.support.workflows import add_workflow
 from worker.app import create_app
-from worker.dev.services import start_worker_process
 
 _STEPS_OUTCOME = """
 SELECT count(*) AS executions, count(*) FILTER (WHERE e.status = 'completed') AS completed,
@@ -90,13 +87,8 @@ def run_steps(
             profile.reset_statements(database)
             llm_before = llm.chat_requests()
             commands_before = ctx.broker.command_counts()
-            env = worker_env(ctx, llm.base_url, threads)
-
-            def start(hostname: str, log_path: Path) -> subprocess.Popen[bytes]:
-                return start_worker_process(env, log_path, concurrency=threads, hostname=hostname)
-
-            with worker_processes(
-                start, count=processes, logs=ctx.logs, name=name, prefix="agentworker"
+            with our_workers(
+                ctx, llm.base_url, threads=threads, processes=processes, name=name
             ) as workers:
                 pids = [worker.process.pid for worker in workers]
                 with CpuSampler(cpu_probes(ctx, pids, llm)) as sampler:
