@@ -197,8 +197,10 @@ class AgentWorkerClient:
         idempotency_key: str | None = None,
         priority: int = 0,
         metadata: dict[str, Any] | None = None,
+        budget: dict[str, Any] | None = None,
     ) -> uuid.UUID:
-        """Submit a job; return its task id (the existing one for a repeated key)."""
+        """Submit a job; return its task id (the existing one for a repeated key). ``budget``
+        limits the run (``max_llm_calls``, ``max_tokens_total``, ``max_cost_usd``)."""
         return self.submission(
             tenant=tenant,
             agent=agent,
@@ -206,6 +208,7 @@ class AgentWorkerClient:
             idempotency_key=idempotency_key,
             priority=priority,
             metadata=metadata,
+            budget=budget,
         ).task_id
 
     def submission(self, **fields: Any) -> Submitted:

@@ -15,6 +15,9 @@ from tests.support.local_llm import admin
 from tests.support.runs import local_runtime, spent, submit
 from worker.agents.definitions import AgentConfiguration
 from worker.agents.runner import execute_task
+from worker.agents.submission import create_task
+from worker.core.contract import InvalidPayload, RunBudget, RunTaskRequest, parse_payload
+from worker.core.settings import Settings
 
 
 def _run(
@@ -108,3 +111,44 @@ def test_a_resumed_run_counts_what_its_earlier_attempts_spent(
     assert (outcome.status, calls) == ("failed", 0)
     row = _task(engine, task_id)
     assert (row.error_code, row.llm_calls) == ("budget_exceeded", 1)
+
+
+@pytest.mark.parametrize(
+    ("agent_budget", "submitted"),
+    [
+        (None, {"max_llm_calls": 1}),
+        ({"max_llm_calls": 5}, {"max_llm_calls": 1}),  # a caller may narrow the agent's
+        ({"max_llm_calls": 1}, {"max_llm_calls": 5}),  # ...but never widen it
+    ],
+)
+def test_a_submission_budget_and_the_agents_the_stricter_holds(
+    engine: sa.Engine,
+    database_url: str,
+    agent_budget: dict[str, Any] | None,
+    submitted: dict[str, Any],
+) -> None:
+    name = f"thrifty-{uuid.uuid4().hex[:6]}"
+    add_agent(
+        engine, name, tools=["current_time"], **({"budget": agent_budget} if agent_budget else {})
+    )
+    with engine.begin() as connection:
+        task_id = create_task(
+            connection,
+            Settings(),
+            RunTaskRequest(tenant="acme", agent=name, input="hi", budget=RunBudget(**submitted)),
+            idempotency_key=None,
+        ).task_id
+    with local_runtime(database_url) as (runtime, llm):
+        outcome = execute_task(runtime, task_id)
+        calls = llm.stats.snapshot()["chat_completions"]
+
+    assert (outcome.status, calls) == ("failed", 1)
+    assert _task(engine, task_id).error_code == "budget_exceeded"
+
+
+def test_a_submitted_budget_that_makes_no_sense_is_refused_saying_where() -> None:
+    with pytest.raises(InvalidPayload, match=r"budget\.max_llm_calls"):
+        parse_payload(
+            RunTaskRequest,
+            {"tenant": "acme", "agent": "a", "input": "hi", "budget": {"max_llm_calls": 0}},
+        )

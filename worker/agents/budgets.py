@@ -1,6 +1,9 @@
 """A run's budget: how many LLM calls, tokens and dollars one run may spend (issue 16).
 
-Set in the agent's configuration (``ai_agents.configuration.budget``). The run's own counters
+Set in the agent's configuration (``ai_agents.configuration.budget``) and with a submission
+(``agents.run_task``'s ``budget``, kept in the task's ``input_payload``); where both set a
+limit, the stricter holds, so a caller can narrow an agent's budget but never widen it. The
+run's own counters
 (``agent_runs.llm_calls``, ``prompt_tokens + completion_tokens``, ``cost``, carried across its
 attempts) are checked before every LLM call: a run is driven by one lease holder at a time, so
 the check is exact, and no call starts once a limit is reached. The call that crosses a limit
@@ -13,23 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from worker.core.contract import RunBudget
 from worker.core.errors import AgentWorkerError
 
-__all__ = ["BudgetExceeded", "RunBudget", "Spend", "check_budget"]
-
-
-class RunBudget(BaseModel):
-    """Limits on one run; each is optional, and a run stops at the first one reached."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_llm_calls: Annotated[int | None, Field(ge=1)] = None
-    max_tokens_total: Annotated[int | None, Field(ge=1)] = None
-    max_cost_usd: Annotated[Decimal | None, Field(gt=0)] = None
+__all__ = ["BudgetExceeded", "RunBudget", "Spend", "check_budget", "effective_budget"]
 
 
 class BudgetExceeded(AgentWorkerError):
@@ -48,6 +40,22 @@ class Spend:
         self.llm_calls += llm_calls
         self.tokens += tokens
         self.cost += cost
+
+
+def effective_budget(agent: RunBudget | None, submitted: Any) -> RunBudget | None:
+    """The stricter of each limit of the agent's budget and the submission's (as stored)."""
+    given = None if submitted is None else RunBudget.model_validate(submitted)
+    if agent is None or given is None:
+        return agent or given
+
+    def stricter(a: Any, b: Any) -> Any:
+        return b if a is None else a if b is None else min(a, b)
+
+    return RunBudget(
+        max_llm_calls=stricter(agent.max_llm_calls, given.max_llm_calls),
+        max_tokens_total=stricter(agent.max_tokens_total, given.max_tokens_total),
+        max_cost_usd=stricter(agent.max_cost_usd, given.max_cost_usd),
+    )
 
 
 def check_budget(budget: RunBudget | None, spend: Spend) -> None:
@@ -69,5 +77,6 @@ def check_budget(budget: RunBudget | None, spend: Spend) -> None:
         raise BudgetExceeded(
             f"the run's budget is spent: {name} is {limit} and the run has used {used} "
             f"({spend.llm_calls} LLM calls, {spend.tokens} tokens, ${spend.cost} so far); raise "
-            f"configuration.budget.{name} of the agent to let such runs go further"
+            f"configuration.budget.{name} of the agent (or the submission's budget.{name}) to "
+            "let such runs go further"
         )

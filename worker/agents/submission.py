@@ -171,7 +171,7 @@ def _task_values(
         "tenant_id": tenant_id,
         "title": _title(safe_input),
         "input_prompt": text_input,
-        "input_payload": {"input": safe_input},
+        "input_payload": {"input": safe_input, **_budget_of(request)},
         "agent_name": request.agent,
         "idempotency_key": key,
         "priority": request.priority,
@@ -206,3 +206,10 @@ def _jsonable(value: Any) -> Any:
         return json.loads(json.dumps(value, default=repr))
     except (TypeError, ValueError):
         return repr(value)
+
+
+def _budget_of(request: RunTaskRequest) -> dict[str, Any]:
+    """The submission's run budget, as the task keeps it (``worker.agents.budgets``)."""
+    if request.budget is None:
+        return {}
+    return {"budget": request.budget.model_dump(mode="json", exclude_none=True)}

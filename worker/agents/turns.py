@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from models import EventType
-from worker.agents.budgets import check_budget
+from worker.agents.budgets import check_budget, effective_budget
 from worker.agents.checkpoints import append_step
 from worker.agents.endings import succeed
 from worker.agents.loop import (
@@ -37,13 +37,14 @@ def drive(run: ActiveRun) -> Outcome:
     """Step ``run`` until it succeeds; every other ending is raised (``LostLease``,
     ``AwaitingApproval``, ``LLMDeferred``, ``LLMCallFailed``, ``AgentWorkerError``)."""
     configuration = run.agent.configuration
+    budget = effective_budget(configuration.budget, run.task.input_payload.get("budget"))
     while True:
         run.check_deadline()
         step = next_step(
             run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
         )
         if isinstance(step, CallModel):
-            check_budget(configuration.budget, run.state.spend())
+            check_budget(budget, run.state.spend())
             reply = _call_model(run)
             faults.fault_point(faults.AFTER_LLM_REPLY_RECEIVED, run.runtime.settings.fault_point)
             answer = _final_answer(run, reply)

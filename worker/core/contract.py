@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
@@ -70,6 +71,24 @@ _Auth = Annotated[
 ]
 
 
+class RunBudget(_Payload):
+    """Limits on one run (worker.agents.budgets); each optional, the run stops at the first
+    one reached. Given with a submission and in the agent's configuration, the stricter of
+    each limit holds."""
+
+    max_llm_calls: Annotated[
+        StrictInt | None, Field(default=None, ge=1, description="LLM calls the run may make.")
+    ] = None
+    max_tokens_total: Annotated[
+        StrictInt | None,
+        Field(default=None, ge=1, description="Prompt + completion tokens the run may use."),
+    ] = None
+    max_cost_usd: Annotated[
+        Decimal | None,
+        Field(default=None, gt=0, description="Dollars the run may spend (the price table's)."),
+    ] = None
+
+
 class RunTaskRequest(_Payload):
     """``agents.run_task`` v1: run one agent on one input for one tenant."""
 
@@ -104,6 +123,10 @@ class RunTaskRequest(_Payload):
         dict[str, Any],
         Field(default_factory=dict, description="Free-form data stored with the task."),
     ]
+    budget: Annotated[
+        RunBudget | None,
+        Field(default=None, description="Limits on the run; the agent's own, if stricter, hold."),
+    ] = None
     auth: _Auth = None
 
 
