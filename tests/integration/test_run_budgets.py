@@ -5,6 +5,7 @@ what to raise. The local LLM server asks for a tool, then answers: two calls a r
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -64,6 +65,16 @@ def test_a_run_stops_before_the_call_past_its_budget(
     assert f"configuration.budget.{limit}" in row.error and "raise" in row.error
     tokens, cost = spent(engine, task_id)
     assert tokens > 0 and cost > 0  # what the one call cost is kept
+    with engine.connect() as connection:
+        (event,) = connection.execute(
+            sa.text("SELECT data FROM event_logs WHERE task_id = :t AND event_type = 'ERROR'"),
+            {"t": task_id},
+        ).scalars()
+    assert event["code"] == "budget_exceeded" and event["limit"] == limit
+    assert event["budget"] == budget and event["spent"]["llm_calls"] == 1
+    assert event["spent"]["tokens"] == tokens
+    # The row keeps the cost to its column's scale; the run counts it exactly.
+    assert Decimal(event["spent"]["cost_usd"]).quantize(cost) == cost
 
 
 def test_a_run_within_its_budget_spends_up_to_it(engine: sa.Engine, database_url: str) -> None:

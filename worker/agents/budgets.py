@@ -27,6 +27,11 @@ __all__ = ["BudgetExceeded", "RunBudget", "Spend", "check_budget", "effective_bu
 class BudgetExceeded(AgentWorkerError):
     code = "budget_exceeded"
 
+    def __init__(self, message: str, *, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        #: The figures, for the failure's event: the limit reached, the budget, the spend.
+        self.details = details
+
 
 @dataclass
 class Spend:
@@ -64,7 +69,7 @@ def check_budget(budget: RunBudget | None, spend: Spend) -> None:
     if budget is None:
         return
     reached = [
-        (name, f"{used}", f"{limit}")
+        (name, _plain(used), _plain(limit))
         for name, used, limit in (
             ("max_llm_calls", spend.llm_calls, budget.max_llm_calls),
             ("max_tokens_total", spend.tokens, budget.max_tokens_total),
@@ -74,9 +79,28 @@ def check_budget(budget: RunBudget | None, spend: Spend) -> None:
     ]
     if reached:
         name, used, limit = reached[0]
+        details = {
+            "limit": name,
+            "budget": {
+                key: _plain(value) if isinstance(value, Decimal) else value
+                for key, value in budget.model_dump(exclude_none=True).items()
+            },
+            "spent": {
+                "llm_calls": spend.llm_calls,
+                "tokens": spend.tokens,
+                "cost_usd": _plain(spend.cost),
+            },
+        }
         raise BudgetExceeded(
             f"the run's budget is spent: {name} is {limit} and the run has used {used} "
-            f"({spend.llm_calls} LLM calls, {spend.tokens} tokens, ${spend.cost} so far); raise "
+            f"({spend.llm_calls} LLM calls, {spend.tokens} tokens, ${_plain(spend.cost)} so far); "
+            "raise "
             f"configuration.budget.{name} of the agent (or the submission's budget.{name}) to "
-            "let such runs go further"
+            "let such runs go further",
+            details=details,
         )
+
+
+def _plain(value: int | Decimal) -> str:
+    """A figure as a person reads it: 0.0000001, not 1E-7."""
+    return format(value, "f") if isinstance(value, Decimal) else str(value)

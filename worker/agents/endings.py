@@ -28,6 +28,7 @@ from worker.agents.loop import summarize
 from worker.agents.run_state import ActiveRun, LostLease, Outcome
 from worker.agents.runtime import Runtime
 from worker.core.contract import RUN_TASK
+from worker.core.errors import AgentWorkerError
 from worker.durable import dispatch, journal, records
 from worker.durable.leases import ClaimedTask, release_task
 from worker.durable.states import AGENT_RUN
@@ -152,7 +153,9 @@ def _record_failure(
     records.write(
         connection,
         metrics=run.pending_metrics if run is not None else [],
-        events=[records.event(scope, EventType.ERROR, message, {"code": code})],
+        events=[
+            records.event(scope, EventType.ERROR, message, {**_figures_of(error), "code": code})
+        ],
         errors=[
             records.error_log(
                 scope,
@@ -163,6 +166,12 @@ def _record_failure(
             )
         ],
     )
+
+
+def _figures_of(error: BaseException) -> dict[str, Any]:
+    """What an error carries for its event besides the message (a budget's figures)."""
+    details = getattr(error, "details", None)
+    return details if isinstance(error, AgentWorkerError) and isinstance(details, dict) else {}
 
 
 def defer(
