@@ -4,7 +4,6 @@ tools and those of ``AGENTWORKER_TOOL_MODULES``), the publisher and the lease he
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -20,11 +19,10 @@ from worker.agents.tools.registry import ToolRegistry
 from worker.core.contract import ADVANCE_WORKFLOW
 from worker.core.settings import Settings
 from worker.durable.leases import LeaseHeartbeat, new_owner_id
-from worker.durable.publishing import Publisher
+from worker.durable.publishing import HandledHere, Publisher
 from worker.llm.gateway import LLMGateway
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 class TTLCache:
@@ -72,17 +70,16 @@ class Runtime:
         """A step's task of ``execution_id`` ended (committed): move the execution on, here
         when this process can (one message fewer per step), else by a message. Either way the
         execution's row lock makes it move once; a crash before it is the reaper's lost wake."""
-        if self.advance_workflow is not None:
-            try:
-                self.advance_workflow(execution_id)
-                return
-            except Exception:
-                log.warning(
-                    "execution %s: advancing in this process failed; publishing it instead",
-                    execution_id,
-                    exc_info=True,
-                )
-        self.publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(execution_id)})
+        advance_here = self.advance_workflow
+        publisher: Publisher = (
+            self.publisher
+            if advance_here is None
+            else HandledHere(
+                self.publisher,
+                {ADVANCE_WORKFLOW: lambda kwargs: advance_here(uuid.UUID(kwargs["execution_id"]))},
+            )
+        )
+        publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(execution_id)})
 
     def close(self) -> None:
         if self.heartbeat is not None:
