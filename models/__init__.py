@@ -146,6 +146,7 @@ from models.principals import (
     UserToken,
 )
 from models.retention import RetainedTotal
+from models.spending import SpendPeriod, SpendReservation, TenantSpend
 from models.tenancy import (
     MembershipRole,
     Tenant,
@@ -262,6 +263,8 @@ __all__ = [
     "SourceType",
     "Speaker",
     "SpeakerStatus",
+    "SpendPeriod",
+    "SpendReservation",
     "Sponsor",
     "SponsorStatus",
     "SponsorTier",
@@ -273,6 +276,7 @@ __all__ = [
     "TaskStatus",
     "Tenant",
     "TenantMembership",
+    "TenantSpend",
     "Ticket",
     "TicketType",
     "Track",

@@ -42,6 +42,8 @@ class ApprovalStatus(enum.StrEnum):
 class ApprovalKind(enum.StrEnum):
     WORKFLOW_STEP = "workflow_step"
     TOOL_CALL = "tool_call"
+    #: A run or tenant reached a budget configured to ask for more (worker.agents.budget_grants).
+    BUDGET_GRANT = "budget_grant"
 
 
 class VoteDecision(enum.StrEnum):

@@ -34,6 +34,6 @@ def test_models_import_without_celery_or_openai() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (
-        int(result.stdout) == 67
+        int(result.stdout) == 69
     )  # + 3 notification tables (issue 13), retained_totals and 2 automation tables (issue 14),
     # agent_run_messages (issue 15)

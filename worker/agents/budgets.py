@@ -21,7 +21,14 @@ from typing import Any
 from worker.core.contract import RunBudget
 from worker.core.errors import AgentWorkerError
 
-__all__ = ["BudgetExceeded", "RunBudget", "Spend", "check_budget", "effective_budget"]
+__all__ = [
+    "BudgetExceeded",
+    "RunBudget",
+    "Spend",
+    "check_budget",
+    "effective_budget",
+    "with_grants",
+]
 
 
 class BudgetExceeded(AgentWorkerError):
@@ -56,10 +63,28 @@ def effective_budget(agent: RunBudget | None, submitted: Any) -> RunBudget | Non
     def stricter(a: Any, b: Any) -> Any:
         return b if a is None else a if b is None else min(a, b)
 
+    asked = {agent.on_exceeded, given.on_exceeded}
     return RunBudget(
         max_llm_calls=stricter(agent.max_llm_calls, given.max_llm_calls),
         max_tokens_total=stricter(agent.max_tokens_total, given.max_tokens_total),
         max_cost_usd=stricter(agent.max_cost_usd, given.max_cost_usd),
+        # Failing is the stricter: either side saying "fail" holds.
+        on_exceeded="fail" if "fail" in asked else "ask" if "ask" in asked else None,
+    )
+
+
+def with_grants(budget: RunBudget, grants: list[RunBudget]) -> RunBudget:
+    """``budget`` raised by what approvers granted: each grant adds to the limits it names."""
+
+    def raised(limit: Any, name: str) -> Any:
+        added = [getattr(grant, name) for grant in grants if getattr(grant, name) is not None]
+        return limit if limit is None or not added else limit + sum(added)
+
+    return budget.model_copy(
+        update={
+            name: raised(getattr(budget, name), name)
+            for name in ("max_llm_calls", "max_tokens_total", "max_cost_usd")
+        }
     )
 
 

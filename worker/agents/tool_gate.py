@@ -20,23 +20,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from models import (
-    AgentRunStatus,
     Approval,
     ApprovalKind,
     ApprovalStatus,
-    EventType,
-    TaskStatus,
 )
-from worker.agents.run_state import ActiveRun, AwaitingApproval, LostLease
+from worker.agents.parking import park
+from worker.agents.run_state import ActiveRun, AwaitingApproval
 from worker.agents.runtime import Runtime
 from worker.agents.tool_calls import ToolCallScope, ToolOutcome, refused_call, run_tool_call
 from worker.agents.tools.specs import ToolContext
 from worker.approvals.digests import call_arguments, tool_call_digest
 from worker.approvals.quorum import QuorumPolicy
 from worker.approvals.requests import request_approval
-from worker.durable import records
-from worker.durable.leases import release_task
-from worker.durable.states import AGENT_RUN
 
 
 def needs_approval(run: ActiveRun, scope: ToolCallScope, call: dict[str, Any]) -> bool:
@@ -157,7 +152,7 @@ def gate_tool_calls(
             elif decided[call["id"]].status == ApprovalStatus.PENDING:
                 waiting = True
         if waiting:
-            _park(connection, run)
+            park(connection, run, "approve a tool call")
     if waiting:
         raise AwaitingApproval()
     return GateDecision(
@@ -173,25 +168,6 @@ def gate_tool_calls(
             if row.status == ApprovalStatus.APPROVED
         },
     )
-
-
-def _park(connection: sa.Connection, run: ActiveRun) -> None:
-    runtime = run.runtime
-    if not release_task(connection, run.task.id, runtime.owner, TaskStatus.AWAITING_APPROVAL):
-        raise LostLease()
-    AGENT_RUN.apply(connection, run.state.id, AgentRunStatus.WAITING_APPROVAL)
-    records.write(
-        connection,
-        metrics=run.pending_metrics,
-        events=[
-            records.event(
-                run.scope,
-                EventType.SYSTEM,
-                "waiting for a person to approve a tool call; the worker slot is released",
-            )
-        ],
-    )
-    run.pending_metrics = []
 
 
 def _approved_arguments(value: Any) -> dict[str, Any] | None:

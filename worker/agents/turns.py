@@ -9,9 +9,13 @@ fit the output schema is sent back to the model while it has steps left.
 from __future__ import annotations
 
 import math
+import time
+import uuid
+from decimal import Decimal
 
 from models import EventType
-from worker.agents.budgets import check_budget, effective_budget
+from worker.agents import budget_grants
+from worker.agents.budgets import BudgetExceeded, RunBudget, check_budget, effective_budget
 from worker.agents.checkpoints import append_step
 from worker.agents.endings import succeed
 from worker.agents.loop import (
@@ -25,12 +29,23 @@ from worker.agents.loop import (
     next_step,
     response_format,
 )
-from worker.agents.run_state import ActiveRun, Outcome
+from worker.agents.run_state import ActiveRun, Outcome, RunTimedOut
+from worker.agents.tenant_budgets import (
+    TenantBudgetExceeded,
+    TenantLimits,
+    admit,
+    release,
+    settle,
+    tenant_limits,
+)
 from worker.agents.tool_step import run_tools
 from worker.core.errors import AgentWorkerError
 from worker.durable import faults, journal, records
-from worker.llm import attempt_records
+from worker.llm import attempt_records, token_estimate
 from worker.llm.gateway import Attempt
+
+#: A reservation outlives its run's deadline by this much, then frees the tenant's budget.
+_RESERVATION_MARGIN_SECONDS = 30.0
 
 
 def drive(run: ActiveRun) -> Outcome:
@@ -38,14 +53,24 @@ def drive(run: ActiveRun) -> Outcome:
     ``AwaitingApproval``, ``LLMDeferred``, ``LLMCallFailed``, ``AgentWorkerError``)."""
     configuration = run.agent.configuration
     budget = effective_budget(configuration.budget, run.task.input_payload.get("budget"))
+    allowed = budget  # raised by an approver's grants, when the budget asks for them
+    limits = _tenant_limits(run)
     while True:
         run.check_deadline()
         step = next_step(
             run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
         )
         if isinstance(step, CallModel):
-            check_budget(budget, run.state.spend())
-            reply = _call_model(run)
+            allowed = _within_budget(run, budget, allowed)
+            reservation = _admitted(run, limits)
+            try:
+                reply = _call_model(run)
+            except BaseException:
+                if reservation is not None:
+                    release(run.runtime.engine, reservation)
+                raise
+            if reservation is not None:
+                settle(run.runtime.engine, run.task.tenant_id, reservation, reply.cost)
             faults.fault_point(faults.AFTER_LLM_REPLY_RECEIVED, run.runtime.settings.fault_point)
             answer = _final_answer(run, reply)
             if answer is not None:
@@ -81,6 +106,74 @@ def drive(run: ActiveRun) -> Outcome:
             return succeed(run, checked.value)
         elif isinstance(step, GiveUp):
             raise AgentWorkerError(step.reason, code="step_limit")
+
+
+def _within_budget(
+    run: ActiveRun, budget: RunBudget | None, allowed: RunBudget | None
+) -> RunBudget | None:
+    """The run's budget as it now stands, if one more LLM call is within it; a run past it
+    fails ``budget_exceeded`` or, if its budget asks, waits for an approver's grant."""
+    try:
+        check_budget(allowed, run.state.spend())
+        return allowed
+    except BudgetExceeded as exceeded:
+        if budget is None or budget.on_exceeded != "ask":
+            raise
+        allowed = budget_grants.granted(run, budget)
+        try:
+            check_budget(allowed, run.state.spend())
+        except BudgetExceeded as still:
+            budget_grants.ask_for_more(run, still)
+        if allowed == budget:  # pragma: no cover - granted() raised nothing: cannot happen
+            raise exceeded
+        return allowed
+
+
+def _tenant_limits(run: ActiveRun) -> TenantLimits:
+    """The tenant's limits, read once per few seconds per process (the definitions cache)."""
+    tenant_id = run.task.tenant_id
+
+    def load() -> TenantLimits:
+        with run.runtime.engine.connect() as connection:
+            return tenant_limits(connection, tenant_id)
+
+    return run.runtime.definitions.get(("tenant_limits", tenant_id), load)
+
+
+def _admitted(run: ActiveRun, limits: TenantLimits) -> uuid.UUID | None:
+    """Admit the next LLM call under the tenant's budget (None: the tenant has none)."""
+    if not limits.any:
+        return None
+    remaining = run.deadline - time.monotonic()
+    if not math.isfinite(remaining):
+        remaining = run.timeout_seconds()
+    try:
+        reservation = admit(
+            run.runtime.engine,
+            run.task.tenant_id,
+            limits,
+            estimate=_most_the_call_costs(run),
+            run_id=run.state.id,
+            expires_in_seconds=max(remaining, 0) + _RESERVATION_MARGIN_SECONDS,
+            deadline=run.deadline,
+        )
+    except TenantBudgetExceeded as exceeded:
+        if not limits.ask:
+            raise
+        budget_grants.ask_for_more(run, exceeded)
+    if reservation is None:  # the deadline passed while calls in flight filled the budget
+        run.check_deadline()
+        raise RunTimedOut("the run's deadline passed while it waited for its tenant's budget")
+    return reservation
+
+
+def _most_the_call_costs(run: ActiveRun) -> Decimal:
+    """The next call's cost at the most: its prompt and its whole completion allowance."""
+    configuration = run.agent.configuration
+    tools = run.runtime.tools.openai_tools(configuration.tools) if configuration.tools else None
+    completion = configuration.max_tokens or token_estimate.DEFAULT_COMPLETION_TOKENS
+    prompt = token_estimate.chat_tokens(run.state.messages, tools, 0)
+    return run.runtime.gateway.cost(run.state.model, prompt, completion)
 
 
 def _call_model(run: ActiveRun) -> journal.Step:

@@ -9,6 +9,8 @@ caller to publish after commit (a workflow's ``workflows.advance``, or the parke
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +23,7 @@ from models import (
     ErrorSeverity,
     EventType,
     TaskStatus,
+    TenantSpend,
 )
 from worker.approvals.errors import ApprovalError, NotAllowed
 from worker.core.contract import ADVANCE_WORKFLOW, RUN_TASK, ResolveApprovalRequest
@@ -28,6 +31,9 @@ from worker.durable import records
 from worker.durable.publishing import Wake
 from worker.durable.states import TASK
 from worker.security.principals import Principal
+
+#: Approvals a parked agent run waits on: deciding one moves its task back to PENDING.
+_GATES_A_RUN = (ApprovalKind.TOOL_CALL, ApprovalKind.BUDGET_GRANT)
 
 
 def audit(
@@ -85,7 +91,9 @@ def record_and_wake(
             )
         ],
     )
-    if approval.kind == ApprovalKind.TOOL_CALL and approval.task_id is not None:
+    if approval.kind == ApprovalKind.BUDGET_GRANT and status == ApprovalStatus.APPROVED:
+        _grant_tenant_budget(connection, approval)
+    if approval.kind in _GATES_A_RUN and approval.task_id is not None:
         woken = TASK.apply(
             connection, approval.task_id, TaskStatus.PENDING, sources=[TaskStatus.AWAITING_APPROVAL]
         )
@@ -93,6 +101,25 @@ def record_and_wake(
     if approval.workflow_execution_id is not None:
         return [Wake(ADVANCE_WORKFLOW, {"execution_id": str(approval.workflow_execution_id)})]
     return []
+
+
+def _grant_tenant_budget(connection: sa.Connection, approval: sa.Row[Any]) -> None:
+    """An approved tenant grant raises that period's budget, once: in the decision's
+    transaction (``worker.agents.budget_grants``). A run's own grants are read from its
+    approvals instead."""
+    payload = approval.payload
+    if payload.get("scope") != "tenant":
+        return
+    spend = TenantSpend.__table__
+    connection.execute(
+        sa.update(spend)
+        .where(
+            spend.c.tenant_id == approval.tenant_id,
+            spend.c.period == payload["period"],
+            spend.c.period_start == date.fromisoformat(payload["period_start"]),
+        )
+        .values(granted_usd=spend.c.granted_usd + Decimal(payload["grant"]["usd"]))
+    )
 
 
 def record_refusal(

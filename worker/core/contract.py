@@ -87,6 +87,14 @@ class RunBudget(_Payload):
         Decimal | None,
         Field(default=None, gt=0, description="Dollars the run may spend (the price table's)."),
     ] = None
+    on_exceeded: Annotated[
+        Literal["fail", "ask"] | None,
+        Field(
+            default=None,
+            description='What the run does at a limit: "fail" (the default) with '
+            'budget_exceeded, or "ask": it waits for an approver to grant as much again.',
+        ),
+    ] = None
 
 
 class RunTaskRequest(_Payload):
