@@ -9,8 +9,12 @@ tests also show the idempotency keys (run + call id) keeping them apart.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -423,3 +427,52 @@ def test_the_api_forks_a_run_for_the_keys_tenant_only(
         problem(api.post(f"/v1/runs/{run_id}/replay", headers=bearer(acme)), 409, "run_not_failed")
     fork = _run_of(engine, uuid.UUID(made.json()["task_id"]))
     assert fork["messages"][-1]["content"] == "closed" and fork["forked_at_step"] == 1
+
+
+def _agentworker(
+    database_url: str, broker_url: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from worker.cli import main; main()", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_cli_shows_a_runs_numbered_steps_and_forks_it(
+    engine: sa.Engine, database_url: str, broker_url: str, tools: ToolRegistry
+) -> None:
+    add_agent(engine, "notifier", tools=["notify"])
+    task_id = submit(engine, "notifier", "tell the venue")
+    with local_runtime(database_url, tools) as (runtime, _):
+        execute_task(runtime, task_id)
+    run_id = str(_run_of(engine, task_id)["id"])
+
+    listed = _agentworker(
+        database_url, broker_url, "runs", "list", "--task", str(task_id), "--tenant", "acme"
+    )
+    shown = _agentworker(database_url, broker_url, "runs", "show", run_id, "--tenant", "acme")
+    wrong = _agentworker(
+        database_url, broker_url, "runs", "fork", run_id, "--at", "9", "--tenant", "acme"
+    )
+    forked = _agentworker(
+        database_url, broker_url, "runs", "fork", run_id, "--at", "1", "--tenant", "acme"
+    )
+
+    assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any(line.startswith("0 ") and "the prompt and the input" in line for line in lines)
+    assert any(line.startswith("1 ") and "tool calls: notify" in line for line in lines)
+    assert any(line.startswith("2 ") and "Answer to: tell the venue" in line for line in lines)
+    assert wrong.returncode == 1 and "steps 0 to 2; step 9 is out of range" in wrong.stderr
+    assert forked.returncode == 0 and f"from run {run_id} at step 1" in forked.stdout, forked.stderr
+    with engine.connect() as connection:
+        forks = connection.execute(
+            sa.text("SELECT count(*) FROM agent_runs WHERE parent_run_id = :r"), {"r": run_id}
+        ).scalar_one()
+    assert forks == 1
