@@ -188,6 +188,7 @@ class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     __table_args__ = (
         Index("idx_agent_run_task_started", "task_id", "started_at"),
         CheckConstraint("prompt_tokens >= 0 AND completion_tokens >= 0", name="tokens_nonnegative"),
+        CheckConstraint("forked_at_step >= 0", name="forked_at_step_nonnegative"),
     )
 
     task_id: Mapped[uuid.UUID] = fk("tasks.id", ondelete="CASCADE", nullable=False)
@@ -216,6 +217,12 @@ class AgentRun(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
         Numeric(14, 6), default=Decimal(0), server_default=text("0")
     )
     error: Mapped[str | None] = mapped_column(Text)
+    #: A fork or replay: the run this one was made from, and after which of its steps (step N
+    #: is the conversation up to the N-th model reply with its tool results; migration 0019).
+    parent_run_id: Mapped[uuid.UUID | None] = fk(
+        "agent_runs.id", ondelete="SET NULL", nullable=True
+    )
+    forked_at_step: Mapped[int | None] = mapped_column(Integer)
 
     task: Mapped[Task] = relationship(back_populates="agent_runs", lazy=NO_IMPLICIT_IO)
     event_logs: Mapped[list[EventLog]] = relationship(

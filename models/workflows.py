@@ -163,6 +163,12 @@ class AIWorkflowExecution(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None]
+    #: A fork: the execution this one re-runs from step ``forked_at_step`` (a step key), with
+    #: the earlier steps' outputs copied from it (migration 0019).
+    parent_execution_id: Mapped[uuid.UUID | None] = fk(
+        "ai_workflow_executions.id", ondelete="SET NULL", nullable=True
+    )
+    forked_at_step: Mapped[str | None] = mapped_column(String(200))
 
     workflow: Mapped[AIWorkflow] = relationship(back_populates="executions", lazy=NO_IMPLICIT_IO)
     step_runs: Mapped[list[AIWorkflowStepRun]] = relationship(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -57,6 +57,10 @@ from worker.security.signing import sign_kwargs as sign_kwargs  # for services t
 from worker.workflows.advance_here import advancing_here
 from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
 from worker.workflows.catalog import Started, start_execution
+
+if TYPE_CHECKING:
+    from worker.agents.forks import Forked, RunSteps, RunSummary
+    from worker.workflows.forks import ForkedExecution
 
 _tasks = Task.__table__
 _executions = AIWorkflowExecution.__table__
@@ -377,6 +381,75 @@ class AgentWorkerClient:
             )
         with tenant_scope(tenant_id):  # cancel() opens transactions of its own
             return cancel(self.engine, self.publisher, target, reason=reason)
+
+    def runs(self, task_id: uuid.UUID | str, *, tenant: str | None = None) -> list[RunSummary]:
+        """The task's agent runs, oldest first (a fork's run is in its own task)."""
+        from worker.agents.forks import runs_of_task
+
+        with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
+            self.get_task(task_id, tenant=tenant)  # an unknown task is TaskNotFound
+            return runs_of_task(connection, tenant_id, _uuid(task_id))
+
+    def run_steps(self, run_id: uuid.UUID | str, *, tenant: str | None = None) -> RunSteps:
+        """An agent run with its conversation split into numbered steps
+        (``worker.agents.forks``: what ``fork_run``'s ``at_step`` counts)."""
+        from worker.agents.forks import run_steps, run_uuid
+
+        with self.engine.connect() as connection:
+            tenant_id = self._scoped(connection, tenant)
+            return run_steps(connection, tenant_id, run_uuid(run_id))
+
+    def fork_run(
+        self,
+        run_id: uuid.UUID | str,
+        *,
+        at_step: int,
+        edit_message: Any = None,
+        tenant: str | None = None,
+    ) -> Forked:
+        """A new run whose conversation is run ``run_id``'s up to step ``at_step`` (edited as
+        ``edit_message`` says: ``{"seq"?, "content"}`` or a list of them), driven from there."""
+        from worker.agents.forks import fork_and_publish, parse_edits
+
+        edits = parse_edits(edit_message) if edit_message is not None else []
+        return fork_and_publish(
+            self.engine,
+            self.publisher,
+            self.settings,
+            self._tenant(tenant),
+            run_id,
+            at_step=at_step,
+            edits=edits,
+        )
+
+    def replay_run(self, run_id: uuid.UUID | str, *, tenant: str | None = None) -> Forked:
+        """A FAILED run run again from its last good step, as a new run."""
+        from worker.agents.forks import fork_and_publish
+
+        return fork_and_publish(
+            self.engine, self.publisher, self.settings, self._tenant(tenant), run_id, at_step=None
+        )
+
+    def fork_execution(
+        self, execution_id: uuid.UUID | str, *, at: str, tenant: str | None = None
+    ) -> ForkedExecution:
+        """A new execution of the workflow from step ``at`` (its number from 1, or its key),
+        with the earlier steps' outputs copied from ``execution_id``."""
+        from worker.workflows.forks import ExecutionFork, fork_execution
+
+        try:
+            target = uuid.UUID(str(execution_id))
+        except ValueError:
+            raise ExecutionFork(
+                f"'{execution_id}' is not a workflow execution id (a UUID)",
+                code="execution_not_found",
+            ) from None
+        with self.engine.begin() as connection:
+            tenant_id = self._scoped(connection, tenant)
+            forked = fork_execution(connection, tenant_id, target, str(at))
+        self.publisher.publish(ADVANCE_WORKFLOW, {"execution_id": str(forked.execution_id)})
+        return forked
 
     def get_task(self, task_id: uuid.UUID | str, *, tenant: str | None = None) -> TaskView:
         with self.engine.connect() as connection:

@@ -32,8 +32,8 @@ from worker.llm.providers import resolve_provider
 _runs = AgentRun.__table__
 #: A run in these states continues where it stopped when its task is claimed again.
 _RESUMABLE = (AgentRunStatus.STARTED, AgentRunStatus.RUNNING, AgentRunStatus.WAITING_APPROVAL)
-#: What resuming reads of a run: id, messages, llm_calls, status.
-_RunRow = sa.Row[uuid.UUID, list[dict[str, Any]], int, AgentRunStatus, int, Decimal]
+#: What resuming reads of a run: id, messages, llm_calls, status, tokens, cost, forked_at_step.
+_RunRow = sa.Row[uuid.UUID, list[dict[str, Any]], int, AgentRunStatus, int, Decimal, int | None]
 
 
 def start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connection) -> ActiveRun:
@@ -77,9 +77,10 @@ def start_or_resume(runtime: Runtime, task: ClaimedTask, connection: sa.Connecti
 
 
 def _resumable_run(connection: sa.Connection, task: ClaimedTask) -> _RunRow | None:
-    """The task's latest unfinished run. Only a task claimed before can have one (each claim
-    counts an attempt), so a first attempt skips the read."""
-    if task.attempts <= 1:
+    """The task's latest unfinished run. Only a task claimed before, or a fork's task (its run
+    is made with it, ``worker.agents.forks``), can have one (each claim counts an attempt), so
+    another first attempt skips the read."""
+    if task.attempts <= 1 and "fork" not in task.input_payload:
         return None
     return connection.execute(
         sa.select(
@@ -89,6 +90,7 @@ def _resumable_run(connection: sa.Connection, task: ClaimedTask) -> _RunRow | No
             _runs.c.status,
             (_runs.c.prompt_tokens + _runs.c.completion_tokens).label("tokens"),
             _runs.c.cost,
+            _runs.c.forked_at_step,
         )
         .where(_runs.c.task_id == task.id, _runs.c.status.in_(_RESUMABLE))
         .order_by(_runs.c.started_at.desc())
@@ -113,14 +115,16 @@ def _resume(
         model,
         tokens=existing.tokens,
         cost=existing.cost,
+        steps_before=existing.forked_at_step or 0,
     )
+    source = "persisted" if existing.forked_at_step is None else "forked"
     records.write(
         connection,
         events=[
             records.event(
                 scope,
                 EventType.SYSTEM,
-                f"resumed from {len(state.messages)} persisted messages (attempt {task.attempts})",
+                f"resumed from {len(state.messages)} {source} messages (attempt {task.attempts})",
                 {"attempt": task.attempts, "messages": len(state.messages)},
             )
         ],

@@ -48,6 +48,14 @@ class RunState:
     #: Tokens (prompt + completion) and cost spent so far, over every attempt of the run.
     tokens: int = 0
     cost: Decimal = Decimal(0)
+    #: A fork's steps copied from its parent (``agent_runs.forked_at_step``): they count
+    #: towards ``max_steps``, as the model calls they were; ``llm_calls`` are the run's own.
+    steps_before: int = 0
+
+    @property
+    def steps_taken(self) -> int:
+        """Model calls of the conversation so far, the parent's copied ones included."""
+        return self.steps_before + self.llm_calls
 
     def spend(self) -> Spend:
         return Spend(self.llm_calls, self.tokens, self.cost)

@@ -58,7 +58,7 @@ def drive(run: ActiveRun) -> Outcome:
     while True:
         run.check_deadline()
         step = next_step(
-            run.state.messages, llm_calls=run.state.llm_calls, max_steps=configuration.max_steps
+            run.state.messages, llm_calls=run.state.steps_taken, max_steps=configuration.max_steps
         )
         if isinstance(step, CallModel):
             allowed = _within_budget(run, budget, allowed)
@@ -85,7 +85,7 @@ def drive(run: ActiveRun) -> Outcome:
         elif isinstance(step, Finish):
             checked = check_output(step.content, configuration.output_schema)
             if isinstance(checked, InvalidOutput):
-                if run.state.llm_calls >= configuration.max_steps:
+                if run.state.steps_taken >= configuration.max_steps:
                     raise AgentWorkerError(
                         f"the agent's final answer does not match its output schema: "
                         f"{checked.problem}",
@@ -234,7 +234,7 @@ def _final_answer(run: ActiveRun, reply: journal.Step) -> ValidOutput | None:
     """The reply's output if it ends the run: no tool calls, and it fits the output schema."""
     messages = [*run.state.messages, *reply.messages]
     after = next_step(
-        messages, llm_calls=run.state.llm_calls + 1, max_steps=run.agent.configuration.max_steps
+        messages, llm_calls=run.state.steps_taken + 1, max_steps=run.agent.configuration.max_steps
     )
     if not isinstance(after, Finish):
         return None

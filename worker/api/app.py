@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from worker.api import approvals, executions, health, problems, resources, tasks
+from worker.api import approvals, executions, health, problems, resources, runs, tasks
 from worker.core.settings import Settings
 from worker.durable.publishing import Publisher
 from worker.inbox import run_pages
@@ -30,6 +30,7 @@ def create_api(settings: Settings, engine: sa.Engine, publisher: Publisher) -> F
     app.include_router(health.router())
     app.include_router(tasks.router())
     app.include_router(executions.router())
+    app.include_router(runs.router())
     app.include_router(approvals.router())
     app.include_router(resources.router())
     install_inbox(app)

@@ -25,6 +25,7 @@ COMMANDS = {
     "submit": "worker.cli.tasks:submit",
     "status": "worker.cli.tasks:status",
     "events": "worker.cli.tasks:events",
+    "runs": "worker.cli.runs:runs",
     "knowledge": "worker.cli.knowledge:knowledge",
     "workflows": "worker.cli.workflows:workflows",
     "approvals": "worker.cli.approvals:approvals",

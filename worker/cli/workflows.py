@@ -1,4 +1,4 @@
-"""``agentworker workflows start | status``."""
+"""``agentworker workflows save | start | status | fork``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from models import WorkflowType
 from worker.cli.output import as_json, event_line
 from worker.client import AgentWorkerClient, ExecutionView
+from worker.core.errors import AgentWorkerError
 from worker.workflows.catalog import define_workflow
 
 
@@ -141,3 +142,39 @@ def save(tenant: str | None, name: str, path: Any, workflow_type: str) -> None:
     finally:
         client.close()
     click.echo(f"workflow '{name}' saved as version {version} ({workflow_id})")
+
+
+@workflows.command("fork")
+@click.argument("execution_id")
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    help="The step to re-run from: its number (from 1, in the workflow's order) or its key.",
+)
+@click.option(
+    "--tenant",
+    required=True,
+    help="The execution's tenant (id or slug); another tenant's execution is not found.",
+)
+@click.option("--json", "as_json_output", is_flag=True)
+def fork(execution_id: str, at: str, tenant: str, as_json_output: bool) -> None:
+    """Re-run an ended execution from step --at as a new execution; the steps before it are
+    not run again: their outputs are copied."""
+    client = AgentWorkerClient.from_env(tenant=tenant)
+    try:
+        forked = client.fork_execution(execution_id, at=at)
+    except AgentWorkerError as error:
+        if error.code in {"configuration", "schema_out_of_date"}:
+            raise
+        raise click.ClickException(str(error)) from error
+    finally:
+        client.close()
+    if as_json_output:
+        click.echo(as_json(forked))
+        return
+    copied = ", ".join(forked.copied) or "nothing"
+    click.echo(
+        f"execution {forked.execution_id} from {forked.parent_execution_id} at step "
+        f"{forked.at_number} ({forked.at_step}); copied: {copied}"
+    )

@@ -2,7 +2,9 @@
 
 When tools are offered and no tool results have come back since the last user message, the
 assistant calls every offered tool (``[[tools: a, b]]`` in the user's message picks some,
-``[[no-tools]]`` none), with arguments generated from each tool's JSON Schema; otherwise it
+``[[no-tools]]`` none), with arguments generated from each tool's JSON Schema
+(``[[tool-rounds: N]]`` asks for them N times, one round of calls per reply, before it
+answers: a run of N + 1 model calls); otherwise it
 answers ``"Answer to: <user text>"``, plus ``" | Based on: <tool results>"`` once tools have
 answered, shaped by ``response_format`` when one is given. Token usage counts words, so tests
 can predict it.
@@ -27,6 +29,7 @@ from worker.dev.llm_schema import (
 
 _DIRECTIVE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _TOOLS_DIRECTIVE = re.compile(r"^\s*tools\s*:(.*)$", re.IGNORECASE | re.DOTALL)
+_ROUNDS_DIRECTIVE = re.compile(r"^\s*tool-rounds\s*:\s*(\d+)\s*$", re.IGNORECASE)
 
 
 def _text_of(content: object) -> str:
@@ -50,6 +53,8 @@ class Conversation:
     last_user: str
     tool_results: list[str]
     tools: list[dict[str, Any]]
+    #: Replies with tool calls since the last user message.
+    rounds: int = 0
 
     @classmethod
     def from_messages(cls, messages: list[Any], tools: list[Any]) -> Conversation:
@@ -70,7 +75,19 @@ class Conversation:
             for t in tools
             if isinstance(t, dict) and isinstance(t.get("function"), dict)
         ]
-        return cls(last_user, results, functions)
+        rounds = sum(
+            1
+            for m in messages[last_user_index + 1 :]
+            if isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls")
+        )
+        return cls(last_user, results, functions, rounds)
+
+    @property
+    def rounds_wanted(self) -> int:
+        for directive in _DIRECTIVE.findall(self.last_user):
+            if match := _ROUNDS_DIRECTIVE.match(directive):
+                return int(match.group(1))
+        return 1
 
     @property
     def clean_user_text(self) -> str:
@@ -78,7 +95,9 @@ class Conversation:
 
     def tools_to_call(self, tool_choice: object) -> list[str]:
         offered = [str(t.get("name")) for t in self.tools]
-        if not offered or tool_choice == "none" or self.tool_results:
+        if not offered or tool_choice == "none":
+            return []
+        if self.tool_results and self.rounds >= self.rounds_wanted:
             return []
         if isinstance(tool_choice, dict):
             return [str((tool_choice.get("function") or {}).get("name"))]
@@ -111,8 +130,10 @@ def _tool_call(
     arguments = example_value(schema, source) if isinstance(schema, dict) else {}
     if scripted and isinstance(arguments, dict):
         arguments = {**arguments, **scripted}
+    # A later round's calls get ids of their own (the first round's are as they always were).
+    round_ = f"#{conversation.rounds}" if conversation.rounds else ""
     return {
-        "id": "call_" + _sha1(model, conversation.last_user, name, str(index))[:24],
+        "id": "call_" + _sha1(model, conversation.last_user, name, str(index) + round_)[:24],
         "type": "function",
         "function": {"name": name, "arguments": json.dumps(arguments)},
     }

@@ -19,6 +19,8 @@ from models import AgentRun, AgentRunMessage
 
 _runs = AgentRun.__table__
 _rows = AgentRunMessage.__table__
+#: The table itself, for readers that count or filter rows (``worker.agents.forks``).
+MESSAGES = _rows
 
 
 def insert_after(run: sa.CTE, messages: sa.ColumnElement[Any]) -> sa.Insert:
