@@ -1,7 +1,7 @@
 """A tenant's LLM spend per day and month, and approvals that grant more budget.
 
 Revision ID: 0020_tenant_budgets
-Revises: 0018_metrics_folding
+Revises: 0019_run_forks
 Create Date: 2026-12-08 12:00:00
 
 ``tenant_spend`` is one row per (tenant, period, period start) that an LLM call of a budgeted
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_tenant_budgets"
-down_revision: str | None = "0018_metrics_folding"
+down_revision: str | None = "0019_run_forks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
