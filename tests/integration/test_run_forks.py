@@ -231,6 +231,54 @@ def test_replay_of_a_run_that_failed_on_a_tool_resumes_at_that_tool(
     assert fork["output"] == "Answer to: tell the venue | Based on: notified ; notified"
 
 
+def test_replay_never_runs_again_a_side_effect_that_succeeded_before_its_step_was_written(
+    engine: sa.Engine,
+    database_url: str,
+    tools: ToolRegistry,
+    notices: Notices,
+    client: AgentWorkerClient,
+) -> None:
+    """The parent's worker died after step 2's notify acted and its result was recorded, and
+    before the step was written: the replay keeps that result instead of notifying twice."""
+    add_agent(engine, "notifier", tools=["notify"])
+    task_id = submit(engine, "notifier", "[[tool-rounds: 2]] tell the venue")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE tasks SET max_attempts = 1 WHERE id = :t"), {"t": task_id}
+        )
+    notices.crash_on = 2
+    with local_runtime(database_url, tools) as (runtime, _):
+        with pytest.raises(SimulatedCrash):
+            execute_task(runtime, task_id)
+        with engine.begin() as connection:
+            # The state the crash after the result was recorded leaves: the call's row done.
+            connection.execute(
+                sa.text(
+                    "UPDATE action_logs SET status = 'success', response_data = '\"notified\"' "
+                    "WHERE task_id = :t AND status = 'pending'"
+                ),
+                {"t": task_id},
+            )
+            connection.execute(
+                sa.text("UPDATE tasks SET lease_expires_at = now() - interval '1 s' WHERE id = :t"),
+                {"t": task_id},
+            )
+        assert execute_task(runtime, task_id).status == "failed"
+    parent = _run_of(engine, task_id)
+    acted = list(notices.keys)
+
+    replayed = client.replay_run(parent["id"])
+    with local_runtime(database_url, tools) as (runtime, llm):
+        assert execute_task(runtime, replayed.task_id).status == "succeeded"
+        assert llm.stats.snapshot()["chat_completions"] == 1
+
+    assert notices.keys == acted  # nothing notified again
+    fork = _run_of(engine, replayed.task_id)
+    (kept,) = _actions(engine, fork["id"])
+    assert kept.status == "success" and kept.idempotency_key.startswith(f"tool:{fork['id']}:")
+    assert fork["output"] == "Answer to: tell the venue | Based on: notified ; notified"
+
+
 def test_a_workflow_fork_at_step_k_copies_the_earlier_outputs_and_runs_the_rest(
     engine: sa.Engine, database_url: str, client: AgentWorkerClient
 ) -> None:

@@ -32,7 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from models import AgentRun, AgentRunStatus, EventType, Task, TaskStatus
+from models import ActionLog, ActionStatus, AgentRun, AgentRunStatus, EventType, Task, TaskStatus
+from worker.agents.tool_calls import idempotency_key
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings
 from worker.core.tenants import resolve_tenant
@@ -60,6 +61,7 @@ __all__ = [
 
 _runs = AgentRun.__table__
 _tasks = Task.__table__
+_action_logs = ActionLog.__table__
 _ENDED = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
@@ -341,6 +343,7 @@ def fork_run(
         .cte("run")
     )
     connection.execute(conversation.insert_after(run, sa.cast(first, JSONB)).add_cte(run))
+    _carry_over_finished_calls(connection, run_id, fork_id, task_id, messages)
     what = "replayed" if replay else "forked"
     records.write(
         connection,
@@ -365,6 +368,55 @@ def fork_run(
     releases = tuple(dispatch.fill_window(connection, tenant_id, settings.tenant_max_in_flight))
     released = any(r.task_id == task_id for r in releases)
     return Forked(fork_id, task_id, run_id, at_step, len(messages), released, releases)
+
+
+def _carry_over_finished_calls(
+    connection: sa.Connection,
+    parent_id: uuid.UUID,
+    fork_id: uuid.UUID,
+    task_id: uuid.UUID,
+    messages: Sequence[dict[str, Any]],
+) -> None:
+    """The fork point's tool calls that have no result in the copied messages but succeeded
+    in the parent (its worker died after the call and before the step was written) keep that
+    result: their action_logs rows are copied under the fork's keys, so the fork replays them
+    instead of acting twice. A call that failed, or whose outcome is unknown, runs again."""
+    unanswered = _unanswered_calls(messages)
+    if not unanswered:
+        return
+    columns = [
+        c.name
+        for c in _action_logs.columns
+        if c.name
+        not in {"id", "agent_run_id", "task_id", "idempotency_key", "created_at", "updated_at"}
+    ]
+    source = _action_logs.alias("parent_call")
+    connection.execute(
+        sa.insert(_action_logs).from_select(
+            [*columns, "agent_run_id", "task_id", "idempotency_key"],
+            sa.select(
+                *(source.c[name] for name in columns),
+                sa.literal(fork_id, sa.Uuid),
+                sa.literal(task_id, sa.Uuid),
+                sa.literal(idempotency_key(fork_id, "")) + source.c.tool_call_id,
+            ).where(
+                source.c.agent_run_id == parent_id,
+                source.c.tool_call_id.in_(unanswered),
+                source.c.status == ActionStatus.SUCCESS,
+            ),
+        )
+    )
+
+
+def _unanswered_calls(messages: Sequence[dict[str, Any]]) -> list[str]:
+    """The ids of the last assistant message's tool calls that no later message answers."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "assistant":
+            asked = [str(call.get("id")) for call in message.get("tool_calls") or []]
+            answered = {m.get("tool_call_id") for m in messages[index + 1 :]}
+            return [call_id for call_id in asked if call_id not in answered]
+    return []
 
 
 def replay_run(
