@@ -34,6 +34,7 @@ from worker.agents.tools.specs import ToolContext
 from worker.approvals.digests import call_arguments, tool_call_digest
 from worker.approvals.quorum import QuorumPolicy
 from worker.approvals.requests import request_approval
+from worker.core import tracing
 from worker.durable import records
 from worker.durable.leases import release_task
 from worker.durable.states import AGENT_RUN
@@ -125,6 +126,7 @@ def gate_tool_calls(
                     Approval.decision_comment,
                     Approval.approved_digest,
                     Approval.approved_arguments,
+                    Approval.policy,
                 )
                 .where(
                     Approval.agent_run_id == run.state.id,
@@ -160,6 +162,8 @@ def gate_tool_calls(
             _park(connection, run)
     if waiting:
         raise AwaitingApproval()
+    for call_id, row in decided.items():  # resumed after the decisions: link to the waits
+        tracing.link_to_parked(row.policy, agentworker__tool__call__id=call_id)
     return GateDecision(
         refusals={
             call_id: f"{row.status} by a person"
