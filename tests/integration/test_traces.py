@@ -22,12 +22,13 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from models import TaskStatus
+from models import ExecutionStatus, TaskStatus
 from models.db import create_sync_engine
 from tests.support.agents import add_agent
 from tests.support.people import add_member
 from tests.support.stack import wait_until
 from tests.support.worker_here import worker_here
+from tests.support.workflows import add_workflow, approval_gate
 from worker.client import AgentWorkerClient, TaskView
 from worker.core import tracing
 from worker.core.database_roles import ensure_runtime_login
@@ -268,6 +269,43 @@ def test_a_run_resumed_after_a_decision_links_to_the_span_that_parked_it(
     assert link.context.trace_id == parked.context.trace_id
     assert link.attributes["agentworker.link"] == "approval_wait"
     assert _named(spans, "execute_tool send_email")
+
+
+def test_a_workflow_resumed_after_its_gate_links_to_the_advance_that_parked_it(
+    exporter: InMemorySpanExporter, worker: None, client: AgentWorkerClient, engine: sa.Engine
+) -> None:
+    add_member(engine, "acme", "rita@acme.test", "approver")
+    add_agent(engine, "helper")
+    flow = f"flow-{uuid.uuid4().hex[:6]}"
+    add_workflow(
+        engine,
+        flow,
+        [
+            {"key": "draft", "kind": "agent", "agent": "helper", "input": "draft it"},
+            approval_gate(),
+            {"key": "publish", "kind": "agent", "agent": "helper", "input": "publish it"},
+        ],
+    )
+    execution_id = client.start_workflow(workflow=flow)
+    wait_until(
+        lambda: client.approvals() or None, timeout=30, failure=lambda: "the gate never asked"
+    )
+    (approval,) = client.approvals()
+    client.resolve_approval(approval.id, "approve", user="rita@acme.test")
+    wait_until(
+        lambda: client.get_execution(execution_id).status == ExecutionStatus.COMPLETED or None,
+        timeout=30,
+        failure=lambda: f"the execution is {client.get_execution(execution_id).status}",
+    )
+
+    advances = _named(_spans(exporter), "invoke_workflow ")
+    (resumed,) = [s for s in advances if s.links]  # the advance that found the decision
+    (link,) = resumed.links
+    assert link.attributes["agentworker.link"] == "approval_wait"
+    assert link.attributes["agentworker.workflow.step"] == "gate"
+    (parked,) = [s for s in advances if s.context.span_id == link.context.span_id]
+    assert parked.context.trace_id == link.context.trace_id
+    assert parked.end_time <= resumed.start_time
 
 
 def test_tracing_off_makes_no_spans_and_no_tracer_provider(

@@ -252,6 +252,16 @@ def invoke_agent(agent: str, run_id: Any, model: str) -> contextlib.AbstractCont
     )
 
 
+def workflow_advance(execution_id: Any) -> contextlib.AbstractContextManager[Any]:
+    """One advance of a workflow execution (as far as it can go now)."""
+    if not ENABLED:
+        return _OFF
+    return _span(
+        "invoke_workflow advance",
+        {"gen_ai.operation.name": "invoke_workflow", "agentworker.execution.id": str(execution_id)},
+    )
+
+
 def annotate(span: Span | None, **attributes: Any) -> None:
     """Attributes learnt inside a span (``.`` spelt ``__``: ``agentworker__task__id``)."""
     if span is not None:
