@@ -44,6 +44,13 @@ class TracingBench:
         spans = sum(r.profile.get("spans") or 0 for r in self.on)
         return spans / (self.tasks * len(self.on))
 
+    def worker_cpu_ms_per_task(self, runs: list[RunResult]) -> float | None:
+        """The worker processes' CPU per task (their own, not the database's)."""
+        spent = [r.cpu_seconds.get("worker") for r in runs]
+        if any(s is None for s in spent):
+            return None
+        return sum(s for s in spent if s is not None) * 1000 / (self.tasks * len(runs))
+
     @property
     def passed(self) -> bool:
         return self.ratio >= TARGET_RATIO and self.spans_per_task > 0
@@ -58,6 +65,11 @@ class TracingBench:
             "ratio": round(self.ratio, 3),
             "target": TARGET_RATIO,
             "spans_per_task": round(self.spans_per_task, 1),
+            "worker_cpu_ms_per_task": {
+                "off": _rounded(self.worker_cpu_ms_per_task(self.off)),
+                "on": _rounded(self.worker_cpu_ms_per_task(self.on)),
+            },
+            "runs": [r.as_json() for r in (*self.off, *self.on)],
             "passed": self.passed,
         }
 
@@ -99,5 +111,15 @@ def tracing_section(result: TracingBench) -> list[str]:
         "  off: " + ", ".join(f"{r.per_second:.1f}" for r in result.off) + " runs/s",
         "  on:  " + ", ".join(f"{r.per_second:.1f}" for r in result.on) + " runs/s"
         f" ({result.spans_per_task:.1f} spans a task)",
+        f"  worker CPU a task: off {_ms(result.worker_cpu_ms_per_task(result.off))}, "
+        f"on {_ms(result.worker_cpu_ms_per_task(result.on))}",
         f"  ratio on/off {result.ratio:.3f} (target >= {TARGET_RATIO}): {verdict}",
     ]
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"

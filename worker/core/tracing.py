@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -49,6 +49,7 @@ ENABLED = False
 CAPTURE_CONTENT = False
 
 _OFF = contextlib.nullcontext()
+_api: Any = None  # the OpenTelemetry functions the spans use, looked up once (``configure``)
 _lock = threading.Lock()
 _tracer: Any = None
 _provider: Any = None
@@ -58,7 +59,7 @@ _instrumentor: Any = None
 def configure(settings: Settings, *, exporter: SpanExporter | None = None) -> bool:
     """Turn tracing on if the settings say so (``traces_exporter``) or an ``exporter`` is
     given; once per process: later calls change nothing until ``shutdown``. Whether on."""
-    global ENABLED, CAPTURE_CONTENT, _tracer, _provider, _instrumentor
+    global ENABLED, CAPTURE_CONTENT, _tracer, _provider, _instrumentor, _api
     with _lock:
         if ENABLED:
             return True
@@ -76,6 +77,7 @@ def configure(settings: Settings, *, exporter: SpanExporter | None = None) -> bo
             trace.set_tracer_provider(provider)
         _provider = provider
         _tracer = provider.get_tracer("agentworker", schema_url=SCHEMA_URL)
+        _api = _Api()
         CAPTURE_CONTENT = settings.trace_content
         _instrumentor = CeleryInstrumentor()
         _instrumentor.instrument(tracer_provider=provider)
@@ -101,6 +103,21 @@ def flush() -> None:
     """Export the spans ended so far."""
     if ENABLED:
         _provider.force_flush()
+
+
+class _Api:
+    """The OpenTelemetry API's functions, imported when tracing is turned on (never when off)."""
+
+    def __init__(self) -> None:
+        from opentelemetry import context, trace
+        from opentelemetry.propagate import extract
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        self.attach, self.detach = context.attach, context.detach
+        self.set_span_in_context = trace.set_span_in_context
+        self.extract = extract
+        self.kinds = {kind.name: kind for kind in SpanKind}
+        self.error_status = lambda description: Status(StatusCode.ERROR, description)
 
 
 def _exporter(settings: Settings) -> SpanExporter:
@@ -177,35 +194,49 @@ def link_to_parked(parked: Mapping[str, Any] | None, **attributes: Any) -> None:
 # --- spans ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _span(
-    name: str,
-    attributes: Mapping[str, Any],
-    kind: str = "INTERNAL",
-    carrier: Mapping[str, str] | None = None,
-) -> Iterator[Span]:
-    from opentelemetry.propagate import extract
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+class _Span:
+    """A span made current for a ``with`` block: what ``start_as_current_span`` does, without
+    its two generator-based context managers (this is the hot path when tracing is on)."""
 
-    with _tracer.start_as_current_span(
-        name,
-        context=extract(carrier) if carrier else None,
-        kind=SpanKind[kind],
-        attributes=_clean(attributes),
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    __slots__ = ("_span", "_token")
+
+    def __init__(
+        self,
+        name: str,
+        attributes: Mapping[str, Any],
+        kind: str = "INTERNAL",
+        carrier: Mapping[str, str] | None = None,
+    ) -> None:
+        api = _api
+        self._span = _tracer.start_span(
+            name,
+            context=api.extract(carrier) if carrier else None,
+            kind=api.kinds[kind],
+            attributes=_clean(attributes),
+        )
+        self._token: object = None
+
+    def __enter__(self) -> Span:
+        self._token = _api.attach(_api.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, _type: Any, error: BaseException | None, _traceback: Any) -> None:
+        span = self._span
         try:
-            yield span
-        except BaseException as error:
-            # Only the error's type and code: a message may quote what it was given.
-            code = getattr(error, "code", None)
-            span.set_attribute("error.type", code if isinstance(code, str) else _type(error))
-            if getattr(error, "hands_back", False):  # parked, deferred, taken over
-                span.set_attribute("agentworker.handed_back", _type(error))
-            else:
-                span.set_status(Status(StatusCode.ERROR, _type(error)))
-            raise
+            if error is not None:
+                # Only the error's type and code: a message may quote what it was given.
+                code = getattr(error, "code", None)
+                span.set_attribute("error.type", code if isinstance(code, str) else _type_of(error))
+                if getattr(error, "hands_back", False):  # parked, deferred, taken over
+                    span.set_attribute("agentworker.handed_back", _type_of(error))
+                else:
+                    span.set_status(_api.error_status(_type_of(error)))
+        finally:
+            _api.detach(self._token)
+            span.end()
+
+
+_span = _Span
 
 
 def publishing(name: str, *, task_id: str | None = None) -> contextlib.AbstractContextManager[Any]:
@@ -365,7 +396,7 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in attributes.items() if value is not None}
 
 
-def _type(error: BaseException) -> str:
+def _type_of(error: BaseException) -> str:
     return type(error).__qualname__
 
 
