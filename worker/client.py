@@ -15,6 +15,7 @@ execution or event of another tenant is "not found", exactly as one that does no
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,8 +39,10 @@ from worker.approvals.deciders import cli_principal
 from worker.approvals.decisions import Decision, resolve
 from worker.approvals.errors import approval_uuid
 from worker.approvals.views import ApprovalView, list_approvals
+from worker.core import tracing
 from worker.core.contract import (
     ADVANCE_WORKFLOW,
+    RUN_TASK,
     RunTaskRequest,
     StartWorkflowRequest,
     parse_payload,
@@ -170,8 +173,10 @@ class AgentWorkerClient:
     @classmethod
     def from_env(cls, tenant: str | None = None) -> AgentWorkerClient:
         """A client for DATABASE_URL and the broker (CELERY_BROKER_URL, else REDIS_URL). It
-        only publishes: no worker code is loaded and no Celery signal is hooked."""
+        only publishes: no worker code is loaded and no Celery signal is hooked (but, with
+        tracing on, the one that puts the trace context in each message's headers)."""
         settings = get_settings()
+        tracing.configure(settings)  # as OTEL_TRACES_EXPORTER says; off by default
         publisher = CeleryPublisher(publishing_app())
         return cls(create_sync_engine(settings.database_url), publisher, settings, tenant=tenant)
 
@@ -575,17 +580,37 @@ def _view_fields(row: Any) -> dict[str, Any]:
 
 
 def submit_request(
-    engine: sa.Engine, publisher: Publisher, settings: Settings, request: RunTaskRequest
+    engine: sa.Engine,
+    publisher: Publisher,
+    settings: Settings,
+    request: RunTaskRequest,
+    *,
+    channel: str = "client",
+    trace_carrier: Mapping[str, str] | None = None,
 ) -> Submitted:
     """Commit the task row (or find the one with the request's idempotency key), then publish
     only its id, and only when it was created and its tenant's window let it through (else it
     is held, and released as the tenant's tasks in flight finish): the one way in for the
-    client and the API."""
-    with engine.begin() as connection:
-        submitted = create_task(
-            connection, settings, request, idempotency_key=request.idempotency_key, admission=True
+    client and the API (``channel``; ``trace_carrier``: the HTTP request's headers, whose
+    traceparent the submission's span continues)."""
+    with tracing.submission(
+        RUN_TASK, channel=channel, tenant=request.tenant, agent=request.agent, carrier=trace_carrier
+    ) as span:
+        with engine.begin() as connection:
+            submitted = create_task(
+                connection,
+                settings,
+                request,
+                idempotency_key=request.idempotency_key,
+                admission=True,
+            )
+        tracing.annotate(
+            span,
+            agentworker__task__id=str(submitted.task_id),
+            agentworker__task__created=submitted.created,
+            agentworker__task__held=not submitted.released,
         )
-    dispatch.publish_releases(publisher, submitted.releases)
+        dispatch.publish_releases(publisher, submitted.releases)
     return submitted
 
 

@@ -36,6 +36,7 @@ from tests.bench.scenarios.bare_runs import run_bare, run_bare_llm
 from tests.bench.scenarios.context import Context
 from tests.bench.scenarios.result import RunResult
 from tests.bench.services import broker, database
+from tests.bench.tracing import TracingBench, run_tracing, tracing_section
 from tests.bench.wide import OnlyWide, WideBench, run_wide, wide_section
 from tests.bench.workflows.approvals import run_approvals
 from tests.bench.workflows.results import HEADLINE, MODES, WorkflowResults
@@ -93,6 +94,7 @@ PARTS = (
     "ratelimit",
     "longrun",
     "memory",
+    "tracing",
 )
 
 
@@ -170,7 +172,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "peers: (B) and (C) for bare Celery, ours, DBOS and LangGraph; wide: (D), 2,000 runs "
         "of 2 x 2 s LLM calls at concurrency 400, beside bare Celery; fairness: one "
         "tenant's burst against another's few tasks; longrun: (E), a 200-step run's step cost; "
-        "memory: a worker process's RSS, idle and after agent tasks)",
+        "memory: a worker process's RSS, idle and after agent tasks; tracing: (b) with "
+        "tracing on against off)",
     )
     parser.add_argument(
         "--no-peers",
@@ -292,6 +295,7 @@ def bench(
     | OnlyRateLimit
     | OnlyLongRun
     | OnlyWide
+    | OnlyTracing
     | MemoryResults
 ):
     logs = Path(args.logs).resolve() if args.logs else tmp / "logs"
@@ -359,6 +363,10 @@ def bench(
             wide = bench_wide(ctx, plan, args.quick)
             _say("stopping services ...")
             return OnlyWide(meta, wide)
+        if args.only == "tracing":
+            traced = bench_tracing(ctx, plan)
+            _say("stopping services ...")
+            return OnlyTracing(meta, traced)
 
         started = time.monotonic()
         _say(f"(a) bare Celery: {plan.noop_tasks} no-op tasks at concurrency {plan.concurrency}")
@@ -425,6 +433,7 @@ def bench(
         if not args.no_peers:
             meta["peers"] = bench_peer_runs(ctx, plan, ceiling, agent, io_bare, io_agent)
         meta["wide"] = bench_wide(ctx, plan, args.quick)
+        meta["tracing"] = bench_tracing(ctx, plan)
 
         workflows = bench_workflows(ctx, plan, agent)
         api = bench_api(ctx, plan)
@@ -625,6 +634,40 @@ def bench_wide(ctx: Context, plan: Plan, quick: bool) -> WideBench:
     return result
 
 
+@dataclass(frozen=True)
+class OnlyTracing:
+    """``--only tracing``: (b) with tracing on against off."""
+
+    meta: dict[str, object]
+    tracing: TracingBench
+
+    def render(self) -> str:
+        meta = self.meta
+        head = [
+            f"agentworker benchmark, tracing only ({meta['mode']} run, {meta['started_at']})",
+            f"  machine: {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}",
+            f"  PostgreSQL {meta['postgres']} ({meta['postgres_origin']}), "
+            f"Redis {meta['redis']} ({meta['redis_origin']})",
+        ]
+        return "\n".join(head + tracing_section(self.tracing)) + "\n"
+
+    def as_json(self) -> dict[str, object]:
+        return {"meta": self.meta, "tracing": self.tracing.as_json()}
+
+
+def bench_tracing(ctx: Context, plan: Plan) -> TracingBench:
+    started = time.monotonic()
+    result = run_tracing(
+        ctx,
+        tasks=plan.agent_tasks,
+        concurrency=plan.concurrency,
+        processes=plan.processes,
+        say=_say,
+    )
+    _say(f"   ratio on/off {result.ratio:.3f} ({time.monotonic() - started:.0f}s with set-up)")
+    return result
+
+
 def bench_scrape(ctx: Context, plan: Plan) -> ScrapeBench:
     started = time.monotonic()
     _say(f"(scrape) a metrics scrape over {plan.scrape_events:,} event rows and their history")
@@ -732,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         | OnlyRateLimit
         | OnlyLongRun
         | OnlyWide
+        | OnlyTracing
         | MemoryResults,
     ):
         sys.stdout.write(results.render())
@@ -740,6 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         scrape = results.meta.pop("scrape", None)
         peers = results.meta.pop("peers", None)
         wide_runs = results.meta.pop("wide", None)
+        traced = results.meta.pop("tracing", None)
         sys.stdout.write(render(results))
         if isinstance(peers, PeerResults):
             sys.stdout.write("\n" + "\n".join(peers_section(peers)) + "\n")
@@ -747,6 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(wide_runs, WideBench):
             sys.stdout.write("\n".join(wide_section(wide_runs)) + "\n")
             results.meta["wide"] = wide_runs.as_json()
+        if isinstance(traced, TracingBench):
+            sys.stdout.write("\n".join(tracing_section(traced)) + "\n")
+            results.meta["tracing"] = traced.as_json()
         if results.api is not None:
             sys.stdout.write("\n".join(api_section(results.api)) + "\n")
         if isinstance(retention, RetentionBench):
@@ -769,5 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and isinstance(results, OnlyLongRun) and not results.longrun.passed:
         return 1
     if args.check and isinstance(results, OnlyWide) and not results.wide.passed:
+        return 1
+    if args.check and isinstance(results, OnlyTracing) and not results.tracing.passed:
         return 1
     return 0

@@ -14,6 +14,8 @@ STANDARD_NAMES = {
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
     "log_level": "LOG_LEVEL",
+    "traces_exporter": "OTEL_TRACES_EXPORTER",
+    "service_name": "OTEL_SERVICE_NAME",
     "prices": "AGENTWORKER_PRICE_TABLE",
     "encryption_keys": "AGENTWORKER_ENCRYPTION_KEYS",
 }

@@ -226,3 +226,22 @@ def test_encryption_keys_are_trimmed_and_empty_entries_dropped() -> None:
 
 def test_a_single_encryption_key_is_a_one_element_tuple() -> None:
     assert settings(AGENTWORKER_ENCRYPTION_KEYS="only-key").encryption_keys == ("only-key",)
+
+
+# --- traces -----------------------------------------------------------------------------------
+
+
+def test_traces_are_off_unless_the_standard_variable_asks_for_an_exporter() -> None:
+    assert settings().traces_exporter == "none"
+    assert settings(OTEL_TRACES_EXPORTER="otlp").traces_exporter == "otlp"
+    assert settings(OTEL_TRACES_EXPORTER="none,Console").traces_exporter == "console"
+    assert settings(OTEL_TRACES_EXPORTER="otlp", OTEL_SDK_DISABLED="true").traces_exporter == "none"
+    assert settings(OTEL_SERVICE_NAME="billing-agents").service_name == "billing-agents"
+    assert settings(AGENTWORKER_TRACE_CONTENT="1").trace_content is True
+
+
+def test_an_exporter_we_do_not_ship_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="OTEL_TRACES_EXPORTER: 'zipkin'"):
+        settings(OTEL_TRACES_EXPORTER="zipkin")
+    with pytest.raises(ConfigurationError, match="OTEL_TRACES_EXPORTER"):
+        settings(OTEL_TRACES_EXPORTER="otlp,console")

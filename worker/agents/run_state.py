@@ -28,6 +28,8 @@ class Outcome:
 class LostLease(Exception):
     """The task was cancelled or taken over while this worker was away from the database."""
 
+    hands_back = True  # not a failure of this run's spans (worker.core.tracing)
+
 
 class RunTimedOut(AgentWorkerError):
     """The run went past its deadline; it fails ``timed_out``."""
@@ -37,6 +39,8 @@ class RunTimedOut(AgentWorkerError):
 
 class AwaitingApproval(Exception):
     """The run waits for a person's decision; the task has been parked, holding no worker."""
+
+    hands_back = True
 
 
 @dataclass

@@ -32,6 +32,7 @@ from worker.agents.tools.specs import ToolContext
 from worker.approvals.digests import call_arguments, tool_call_digest
 from worker.approvals.quorum import QuorumPolicy
 from worker.approvals.requests import request_approval
+from worker.core import tracing
 
 
 def needs_approval(run: ActiveRun, scope: ToolCallScope, call: dict[str, Any]) -> bool:
@@ -120,6 +121,7 @@ def gate_tool_calls(
                     Approval.decision_comment,
                     Approval.approved_digest,
                     Approval.approved_arguments,
+                    Approval.policy,
                 )
                 .where(
                     Approval.agent_run_id == run.state.id,
@@ -155,6 +157,8 @@ def gate_tool_calls(
             park(connection, run, "approve a tool call")
     if waiting:
         raise AwaitingApproval()
+    for call_id, row in decided.items():  # resumed after the decisions: link to the waits
+        tracing.link_to_parked(row.policy, agentworker__tool__call__id=call_id)
     return GateDecision(
         refusals={
             call_id: f"{row.status} by a person"

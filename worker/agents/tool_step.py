@@ -19,9 +19,10 @@ from worker.agents.checkpoints import append_step
 from worker.agents.loop import RunTools
 from worker.agents.run_state import ActiveRun
 from worker.agents.runtime import Runtime
-from worker.agents.tool_calls import ToolCallScope
-from worker.agents.tool_gate import dispatch_call, gate_tool_calls
+from worker.agents.tool_calls import ToolCallScope, ToolOutcome
+from worker.agents.tool_gate import GateDecision, dispatch_call, gate_tool_calls
 from worker.agents.tools.specs import ToolContext
+from worker.core import tracing
 from worker.durable import faults, journal, records
 from worker.security.encryption import SecretBox
 from worker.security.secret_refs import Resolved, granted_references, resolve_references
@@ -54,7 +55,7 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
         services={"runtime": runtime},
     )
     gate = gate_tool_calls(run, scope, step.calls)
-    outcomes = [dispatch_call(runtime, scope, gate, call, context) for call in step.calls]
+    outcomes = [_dispatch(runtime, scope, gate, call, context) for call in step.calls]
     events = [
         records.event(
             run.scope,
@@ -80,6 +81,23 @@ def run_tools(run: ActiveRun, step: RunTools) -> None:
         ),
     )
     faults.fault_point(faults.AFTER_TOOL_RESULT_PERSISTED, runtime.settings.fault_point)
+
+
+def _dispatch(
+    runtime: Runtime,
+    scope: ToolCallScope,
+    gate: GateDecision,
+    call: dict[str, Any],
+    context: ToolContext,
+) -> ToolOutcome:
+    if not tracing.ENABLED:
+        return dispatch_call(runtime, scope, gate, call, context)
+    function = call.get("function") or {}
+    name = str(function.get("name") or "")
+    with tracing.tool_call(name, str(call.get("id") or ""), function.get("arguments")) as span:
+        outcome = dispatch_call(runtime, scope, gate, call, context)
+        tracing.tool_result(span, outcome.status.value, outcome.content)
+    return outcome
 
 
 def _resolve_secrets(

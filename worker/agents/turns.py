@@ -8,14 +8,16 @@ fit the output schema is sent back to the model while it has steps left.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from models import EventType
 from worker.agents import budget_grants
-from worker.agents.budgets import BudgetExceeded, RunBudget, check_budget, effective_budget
+from worker.agents.budgets import BudgetExceeded, check_budget, effective_budget
 from worker.agents.checkpoints import append_step
 from worker.agents.endings import succeed
 from worker.agents.loop import (
@@ -23,6 +25,7 @@ from worker.agents.loop import (
     Finish,
     GiveUp,
     InvalidOutput,
+    NextStep,
     RunTools,
     ValidOutput,
     check_output,
@@ -39,6 +42,8 @@ from worker.agents.tenant_budgets import (
     tenant_limits,
 )
 from worker.agents.tool_step import run_tools
+from worker.core import tracing
+from worker.core.contract import RunBudget
 from worker.core.errors import AgentWorkerError
 from worker.durable import faults, journal, records
 from worker.llm import attempt_records, token_estimate
@@ -51,61 +56,89 @@ _RESERVATION_MARGIN_SECONDS = 30.0
 def drive(run: ActiveRun) -> Outcome:
     """Step ``run`` until it succeeds; every other ending is raised (``LostLease``,
     ``AwaitingApproval``, ``LLMDeferred``, ``LLMCallFailed``, ``AgentWorkerError``)."""
+    with tracing.invoke_agent(run.agent.name, run.state.id, run.state.model):
+        return _drive(run)
+
+
+def _drive(run: ActiveRun) -> Outcome:
     configuration = run.agent.configuration
     budget = effective_budget(configuration.budget, run.task.input_payload.get("budget"))
-    allowed = budget  # raised by an approver's grants, when the budget asks for them
-    limits = _tenant_limits(run)
-    while True:
+    budgets = _Budgets(budget, budget, _tenant_limits(run))
+    for number in itertools.count(1):
         run.check_deadline()
         step = next_step(
             run.state.messages, llm_calls=run.state.steps_taken, max_steps=configuration.max_steps
         )
-        if isinstance(step, CallModel):
-            allowed = _within_budget(run, budget, allowed)
-            reservation = _admitted(run, limits)
-            try:
-                reply = _call_model(run)
-            except BaseException:
-                if reservation is not None:
-                    release(run.runtime.engine, reservation)
-                raise
+        with tracing.agent_step(run.agent.name, run.state.id, _KINDS[type(step)], number):
+            outcome = _take(run, step, budgets)
+        if outcome is not None:
+            return outcome
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
+#: A step's kind, as its span names it.
+_KINDS = {CallModel: "call_model", RunTools: "run_tools", Finish: "finish", GiveUp: "give_up"}
+
+
+@dataclass
+class _Budgets:
+    """What limits a run's LLM calls: its own budget, as approvers' grants have raised it,
+    and its tenant's."""
+
+    budget: RunBudget | None
+    allowed: RunBudget | None
+    tenant: TenantLimits
+
+
+def _take(run: ActiveRun, step: NextStep, budgets: _Budgets) -> Outcome | None:
+    """Take one step; the run's outcome if it ended it, else None (go on)."""
+    configuration = run.agent.configuration
+    if isinstance(step, CallModel):
+        budgets.allowed = _within_budget(run, budgets.budget, budgets.allowed)
+        reservation = _admitted(run, budgets.tenant)
+        try:
+            reply = _call_model(run)
+        except BaseException:
             if reservation is not None:
-                settle(run.runtime.engine, run.task.tenant_id, reservation, reply.cost)
-            faults.fault_point(faults.AFTER_LLM_REPLY_RECEIVED, run.runtime.settings.fault_point)
-            answer = _final_answer(run, reply)
-            if answer is not None:
-                return succeed(run, answer.value, reply)
-            append_step(run, reply)
-            run.state.llm_calls += 1
-            run.state.tokens += reply.prompt_tokens + reply.completion_tokens
-            run.state.cost += reply.cost
-            faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, run.runtime.settings.fault_point)
-        elif isinstance(step, RunTools):
-            run_tools(run, step)
-        elif isinstance(step, Finish):
-            checked = check_output(step.content, configuration.output_schema)
-            if isinstance(checked, InvalidOutput):
-                if run.state.steps_taken >= configuration.max_steps:
-                    raise AgentWorkerError(
-                        f"the agent's final answer does not match its output schema: "
-                        f"{checked.problem}",
-                        code="invalid_output",
-                    )
-                append_step(
-                    run,
-                    journal.Step(
-                        [checked.feedback()],
-                        events=[
-                            records.event(
-                                run.scope, EventType.LOG, f"output rejected: {checked.problem}"
-                            )
-                        ],
-                    ),
+                release(run.runtime.engine, reservation)
+            raise
+        if reservation is not None:
+            settle(run.runtime.engine, run.task.tenant_id, reservation, reply.cost)
+        faults.fault_point(faults.AFTER_LLM_REPLY_RECEIVED, run.runtime.settings.fault_point)
+        answer = _final_answer(run, reply)
+        if answer is not None:
+            return succeed(run, answer.value, reply)
+        append_step(run, reply)
+        run.state.llm_calls += 1
+        run.state.tokens += reply.prompt_tokens + reply.completion_tokens
+        run.state.cost += reply.cost
+        faults.fault_point(faults.AFTER_LLM_CALL_PERSISTED, run.runtime.settings.fault_point)
+    elif isinstance(step, RunTools):
+        run_tools(run, step)
+    elif isinstance(step, Finish):
+        checked = check_output(step.content, configuration.output_schema)
+        if isinstance(checked, InvalidOutput):
+            if run.state.steps_taken >= configuration.max_steps:
+                raise AgentWorkerError(
+                    f"the agent's final answer does not match its output schema: {checked.problem}",
+                    code="invalid_output",
                 )
-                continue
-            return succeed(run, checked.value)
-        elif isinstance(step, GiveUp):
-            raise AgentWorkerError(step.reason, code="step_limit")
+            append_step(
+                run,
+                journal.Step(
+                    [checked.feedback()],
+                    events=[
+                        records.event(
+                            run.scope, EventType.LOG, f"output rejected: {checked.problem}"
+                        )
+                    ],
+                ),
+            )
+            return None
+        return succeed(run, checked.value)
+    elif isinstance(step, GiveUp):
+        raise AgentWorkerError(step.reason, code="step_limit")
+    return None
 
 
 def _within_budget(
@@ -180,17 +213,25 @@ def _call_model(run: ActiveRun) -> journal.Step:
     """Ask the model; the step that records its reply, not yet written."""
     runtime, state, configuration = run.runtime, run.state, run.agent.configuration
     tools = runtime.tools.openai_tools(configuration.tools) if configuration.tools else None
-    result = runtime.gateway.chat(
-        run.provider,
-        model=state.model,
-        messages=state.messages,
-        tools=tools,
+    with tracing.chat(
+        state.model,
+        base_url=run.provider.base_url,
         temperature=configuration.temperature,
         max_tokens=configuration.max_tokens,
-        response_format=response_format(configuration),
-        on_attempt=lambda attempt: _on_attempt(run, attempt, "chat"),
-        deadline=run.deadline if math.isfinite(run.deadline) else None,
-    )
+        messages=state.messages,
+    ) as span:
+        result = runtime.gateway.chat(
+            run.provider,
+            model=state.model,
+            messages=state.messages,
+            tools=tools,
+            temperature=configuration.temperature,
+            max_tokens=configuration.max_tokens,
+            response_format=response_format(configuration),
+            on_attempt=lambda attempt: _on_attempt(run, attempt, "chat"),
+            deadline=run.deadline if math.isfinite(run.deadline) else None,
+        )
+        tracing.chat_reply(span, result)
     calls = result.tool_calls
     llm_event = records.event(
         run.scope,

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from worker.api import approvals, executions, health, problems, resources, runs, tasks
+from worker.core import tracing
 from worker.core.settings import Settings
 from worker.durable.publishing import Publisher
 from worker.inbox import run_pages
@@ -23,6 +24,7 @@ def create_api(settings: Settings, engine: sa.Engine, publisher: Publisher) -> F
         description="Submit and follow agent tasks with a tenant API key "
         "(Authorization: Bearer awk_…). Errors are RFC 9457 problem details.",
     )
+    tracing.configure(settings)  # spans for submissions, as OTEL_TRACES_EXPORTER says
     app.state.settings = settings
     app.state.engine = engine
     app.state.publisher = publisher

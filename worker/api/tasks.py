@@ -120,7 +120,14 @@ def router() -> APIRouter:
         client = _client(request, principal)
         with tenant_scope(principal.tenant_id, user_id=principal.user_id):
             try:
-                submitted = submit_request(client.engine, client.publisher, client.settings, parsed)
+                submitted = submit_request(
+                    client.engine,
+                    client.publisher,
+                    client.settings,
+                    parsed,
+                    channel="api",
+                    trace_carrier=request.headers,
+                )
             except AgentWorkerError as error:
                 raise _refused(error) from None
             body_out = _task_body(client, submitted.task_id)

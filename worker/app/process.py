@@ -26,6 +26,7 @@ from worker.agents.runtime import Runtime, build_runtime
 from worker.app.celery_app import app
 from worker.app.handlers import advance_here
 from worker.app.heap import release_free_heap
+from worker.core import tracing
 from worker.core.errors import ConfigurationError
 from worker.core.settings import get_settings
 from worker.durable import schema
@@ -108,6 +109,8 @@ def _refuse_to_start_when_it_cannot_work(sender: Any = None, **_: Any) -> None:
     if refusal is not None:
         print(f"error: {refusal}", file=sys.stderr, flush=True)
         raise SystemExit(2)  # not an Exception: Celery's signal dispatch lets it through
+    # Before the consumer takes a message, so that the first task's span is there too.
+    tracing.configure(get_settings())
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from models import (
     User,
 )
 from worker.approvals.roles import roles_at_or_above
+from worker.core import tracing
 from worker.durable import records
 from worker.durable.rows import insert_once
 from worker.notifications.approval_emails import queue_approval_emails
@@ -79,7 +80,7 @@ def request_approval(
         "requested_by": requested_by,
         "required_role": required_role,
         "expires_at": expires_at,
-        "policy": policy or {},
+        "policy": _with_trace_context(policy or {}),
         "quorum": quorum,
         "rejections_needed": rejections_needed,
         "digest": digest,
@@ -169,3 +170,10 @@ def _notify_approvers(
         approvers=approvers,
         agent_id=agent_id,
     )
+
+
+def _with_trace_context(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy, with the traceparent of the span that asks (and parks what it gates)
+    when tracing is on: the span that resumes after the decision links to it."""
+    parked = tracing.traceparent()
+    return {**policy, tracing.TRACEPARENT: parked} if parked else policy

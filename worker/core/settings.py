@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -130,6 +131,13 @@ class Settings(BaseModel):
     #: A mark older than this makes ``agentworker health --liveness --worker`` fail.
     liveness_max_age_seconds: float = Field(default=60.0, gt=0)
 
+    #: Traces (worker.core.tracing): off ("none", the default), "otlp" (OTLP over HTTP, to
+    #: OTEL_EXPORTER_OTLP_ENDPOINT) or "console"; the service name spans carry; and whether
+    #: prompt, completion and tool text go into spans (the GenAI conventions' opt-in).
+    traces_exporter: Literal["none", "otlp", "console"] = "none"
+    service_name: str = "agentworker"
+    trace_content: bool = False
+
     fault_point: str | None = None
     log_level: str = "INFO"
 
@@ -148,6 +156,10 @@ class Settings(BaseModel):
             "openai_api_key": get("OPENAI_API_KEY"),
             "openai_base_url": get("OPENAI_BASE_URL"),
             "log_level": get("LOG_LEVEL") or "INFO",
+            "traces_exporter": _traces_exporter(
+                get("OTEL_TRACES_EXPORTER"), get("OTEL_SDK_DISABLED")
+            ),
+            "service_name": get("OTEL_SERVICE_NAME"),
         }
         for field in cls.model_fields:
             value = get(f"AGENTWORKER_{field.upper()}")
@@ -215,8 +227,30 @@ def _parse_prices(raw: str) -> dict[str, tuple[Decimal, Decimal]]:
         ) from error
 
 
+def _traces_exporter(value: str | None, sdk_disabled: str | None) -> str | None:
+    """OTEL_TRACES_EXPORTER, as the OpenTelemetry spec spells it (a list; ``otlp``,
+    ``console``, ``none``), except that unset means off: traces cost nothing unless asked for.
+    OTEL_SDK_DISABLED=true turns them off whatever it says."""
+    if value is None or (sdk_disabled or "").strip().lower() == "true":
+        return None
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    chosen = [name for name in names if name != "none"]
+    if unknown := [name for name in chosen if name not in ("otlp", "console")]:
+        raise ConfigurationError(
+            f"OTEL_TRACES_EXPORTER: {unknown[0]!r} is not an exporter agentworker ships; "
+            "use otlp (OTLP over HTTP) or console, or none"
+        )
+    if len(chosen) > 1:
+        raise ConfigurationError(
+            f"OTEL_TRACES_EXPORTER={value!r}: one exporter at a time (otlp or console)"
+        )
+    return chosen[0] if chosen else "none"
+
+
 #: Fields read from their own variables (standard names, or parsed above), not AGENTWORKER_<NAME>.
-_NOT_PLAIN_VARIABLES = frozenset({"prices", "encryption_keys", "tool_modules"})
+_NOT_PLAIN_VARIABLES = frozenset(
+    {"prices", "encryption_keys", "tool_modules", "traces_exporter", "service_name"}
+)
 
 
 def _default_liveness_dir() -> str:

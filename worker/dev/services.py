@@ -269,11 +269,14 @@ def start_worker_process(
     loglevel: str = "INFO",
     hostname: str | None = None,
     extra_args: Sequence[str] = (),
+    module: str = "celery",
 ) -> subprocess.Popen[bytes]:
+    """``python -m celery -A worker.app worker …`` (``module``: another that takes celery's
+    arguments, e.g. the bench's traced worker)."""
     command = [
         sys.executable,
         "-m",
-        "celery",
+        module,
         "-A",
         "worker.app",
         "worker",

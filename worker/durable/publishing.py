@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from celery import Celery
 
+from worker.core import tracing
 from worker.core.broker_tls import configure_broker_tls
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,10 @@ class CeleryPublisher:
         options: dict[str, Any] = {}
         if priority is not None:
             options["priority"] = 9 - priority if self._inverted else priority
-        result = self.app.send_task(
-            name, kwargs=kwargs, task_id=task_id, countdown=countdown, **options
-        )
+        with tracing.publishing(name, task_id=task_id):  # the message carries its context
+            result = self.app.send_task(
+                name, kwargs=kwargs, task_id=task_id, countdown=countdown, **options
+            )
         return str(result.id)
 
 

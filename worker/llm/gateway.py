@@ -125,6 +125,7 @@ class LLMDeferred(AgentWorkerError):
 
     code = "llm_deferred"
     retryable = True
+    hands_back = True  # not a failure of the call's span (worker.core.tracing)
 
     def __init__(self, message: str, *, countdown: float, attempts: Sequence[Attempt]) -> None:
         super().__init__(message)

@@ -24,6 +24,7 @@ from models import (
     ExecutionStatus,
     StepRunStatus,
 )
+from worker.core import tracing
 from worker.durable import faults, records
 from worker.durable.publishing import Publisher
 from worker.durable.states import EXECUTION
@@ -40,6 +41,11 @@ _MAX_TRANSITIONS_PER_ADVANCE = 200
 
 def advance(engine: sa.Engine, publisher: Publisher, execution_id: uuid.UUID) -> str:
     """Move the execution as far as it can go now; returns its status afterwards."""
+    with tracing.workflow_advance(execution_id):
+        return _advance(engine, publisher, execution_id)
+
+
+def _advance(engine: sa.Engine, publisher: Publisher, execution_id: uuid.UUID) -> str:
     with engine.begin() as connection:
         execution = connection.execute(
             sa.select(_executions, AIWorkflowVersion.steps.label("steps"))

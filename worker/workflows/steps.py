@@ -26,6 +26,7 @@ from models import (
     TaskStatus,
 )
 from worker.approvals.requests import request_approval
+from worker.core import tracing
 from worker.core.errors import AgentWorkerError
 from worker.workflows.advancing import Advance, Fail, Goto, StepOutcome, Wait
 from worker.workflows.board_step import board_step
@@ -144,11 +145,14 @@ def _approval_step(state: Advance, step: ApprovalStep) -> StepOutcome:
     if status != StepRunStatus.AWAITING_APPROVAL:
         return Fail(f"step '{step.key}' is {status.value}")
     approval = state.connection.execute(
-        sa.select(Approval.status, Approval.decision_comment).where(Approval.id == run.approval_id)
+        sa.select(Approval.status, Approval.decision_comment, Approval.policy).where(
+            Approval.id == run.approval_id
+        )
     ).one()
     decision = ApprovalStatus(approval.status)
     if decision == ApprovalStatus.PENDING:
         return Wait()
+    tracing.link_to_parked(approval.policy, agentworker__workflow__step=step.key)
     output = {"decision": decision.value, "comment": approval.decision_comment}
     if decision == ApprovalStatus.APPROVED:
         state.transition(

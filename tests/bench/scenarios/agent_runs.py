@@ -38,16 +38,29 @@ from worker.core.settings import Settings
 from worker.dev.services import start_worker_process
 from worker.durable.publishing import CeleryPublisher
 
+#: The worker that traces every task to an in-memory exporter (``traced=True``).
+TRACED_WORKER = "tests.bench.traced_worker"
+
 
 def our_workers(
-    ctx: Context, llm_base_url: str, *, threads: int, processes: int, name: str
+    ctx: Context,
+    llm_base_url: str,
+    *,
+    threads: int,
+    processes: int,
+    name: str,
+    traced: bool = False,
 ) -> AbstractContextManager[list[Worker]]:
     """``processes`` agentworker worker processes of ``threads`` each, against the bench's
-    database and broker and the LLM server at ``llm_base_url``; stopped on exit."""
+    database and broker and the LLM server at ``llm_base_url``; stopped on exit. ``traced``:
+    with tracing on, to an in-memory exporter (tests/bench/traced_worker.py)."""
     env = worker_env(ctx, llm_base_url, threads)
+    module = TRACED_WORKER if traced else "celery"
 
     def start(hostname: str, log_path: Path) -> subprocess.Popen[bytes]:
-        return start_worker_process(env, log_path, concurrency=threads, hostname=hostname)
+        return start_worker_process(
+            env, log_path, concurrency=threads, hostname=hostname, module=module
+        )
 
     return worker_processes(start, count=processes, logs=ctx.logs, name=name, prefix="agentworker")
 
@@ -74,6 +87,7 @@ def run_agents(
     concurrency: int,
     latency_ms: float,
     processes: int = 1,
+    traced: bool = False,
 ) -> RunResult:
     database = ctx.database
     tenant = unique(f"bench-{name}")
@@ -93,7 +107,7 @@ def run_agents(
             llm_before = llm.chat_requests()
             commands_before = ctx.broker.command_counts()
             with our_workers(
-                ctx, llm.base_url, threads=threads, processes=processes, name=name
+                ctx, llm.base_url, threads=threads, processes=processes, name=name, traced=traced
             ) as workers:
                 pids = [worker.process.pid for worker in workers]
                 with CpuSampler(cpu_probes(ctx, pids, llm)) as sampler:
@@ -137,6 +151,7 @@ def run_agents(
         },
         "timeline_ms": profile.timeline(database, tenant_id),
         "slot_ms_per_task": threads * processes * (last - first) * 1000 / tasks,
+        "spans": traced_spans(workers) if traced else None,
         "statements": profile.summarize_statements(statements, tasks) if statements else None,
         "statements_note": database.statements_note,
     }
@@ -155,3 +170,14 @@ def run_agents(
         processes=processes,
         peak_rss_each_mib=rss,
     )
+
+
+def traced_spans(workers: list[Worker]) -> int:
+    """The spans the traced workers finished, as each printed at its exit."""
+    found = 0
+    for worker in workers:
+        text = worker.log_path.read_text(errors="replace") if worker.log_path.exists() else ""
+        found += sum(
+            int(line.split()[1]) for line in text.splitlines() if line.startswith("traced_worker: ")
+        )
+    return found
