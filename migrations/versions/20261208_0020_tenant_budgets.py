@@ -34,6 +34,34 @@ def _kind_check(kinds: Sequence[str]) -> None:
     )
 
 
+_SPEND_SIGNATURE = "agentworker_tenant_spend_now()"
+#: Every tenant with a budget or a spend row in the current UTC day or month: its spend and
+#: limit (a setting that is not a plain positive number reads as none; the workers refuse it
+#: on the run, with the row named). For the metrics, which see no one tenant's rows.
+_SPEND_BODY = """
+WITH starts(period, period_start, key) AS (
+    VALUES ('day', (now() AT TIME ZONE 'UTC')::date, 'budget.daily_usd'),
+           ('month', date_trunc('month', now() AT TIME ZONE 'UTC')::date, 'budget.monthly_usd')
+), limits AS (
+    SELECT t.id AS tenant_id, t.slug, s.period, s.period_start, (
+        SELECT CASE WHEN v.value #>> '{}' ~ '^[0-9]+([.][0-9]+)?$'
+                    THEN (v.value #>> '{}')::numeric END
+        FROM system_settings v
+        WHERE v.key = s.key AND (v.tenant_id = t.id OR v.tenant_id IS NULL)
+        ORDER BY v.tenant_id IS NULL LIMIT 1
+    ) AS budget
+    FROM tenants t CROSS JOIN starts s
+)
+SELECT l.slug::text, l.period, coalesce(sp.spent_usd, 0), coalesce(sp.llm_calls, 0)::bigint,
+       l.budget, coalesce(sp.granted_usd, 0)
+FROM limits l
+LEFT JOIN tenant_spend sp
+    ON sp.tenant_id = l.tenant_id AND sp.period = l.period AND sp.period_start = l.period_start
+WHERE sp.tenant_id IS NOT NULL OR l.budget IS NOT NULL
+ORDER BY 1, 2
+"""
+
+
 def upgrade() -> None:
     op.create_table(
         "tenant_spend",
@@ -95,9 +123,19 @@ def upgrade() -> None:
         "FOR EACH ROW EXECUTE FUNCTION set_updated_at()"
     )
     _kind_check(_KINDS)
+    schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar_one()
+    op.execute(
+        f"CREATE FUNCTION {_SPEND_SIGNATURE} RETURNS TABLE(tenant text, period text, "
+        "spent_usd numeric, llm_calls bigint, budget_usd numeric, granted_usd numeric) "
+        f"LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$"
+        f"{_SPEND_BODY}$$"
+    )
+    op.execute(f"REVOKE ALL ON FUNCTION {_SPEND_SIGNATURE} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {_SPEND_SIGNATURE} TO {RUNTIME_ROLE}")
 
 
 def downgrade() -> None:
+    op.execute(f"DROP FUNCTION IF EXISTS {_SPEND_SIGNATURE}")
     op.execute("DELETE FROM approvals WHERE kind = 'budget_grant'")
     _kind_check(_KINDS[:2])
     op.drop_index(op.f("ix_spend_reservations_tenant_id"), table_name="spend_reservations")

@@ -8,9 +8,13 @@ The local LLM server asks for a tool, then answers: two calls a run, each costin
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ import sqlalchemy as sa
 
 from models.tenant_scope import tenant_scope
 from tests.support.agents import add_agent, ensure_tenant
+from tests.support.api_calls import bearer, serve, tenant_key
 from tests.support.people import add_member
 from tests.support.publisher import RecordingPublisher
 from tests.support.runs import local_runtime, submit
@@ -27,6 +32,7 @@ from worker.agents.tenant_budgets import spend_of
 from worker.approvals import cli_principal, resolve
 from worker.core.contract import RunTaskRequest
 from worker.core.settings import Settings
+from worker.ops.metrics import render_metrics
 
 
 def _set(engine: sa.Engine, tenant: str, key: str, value: Any) -> None:
@@ -313,3 +319,67 @@ def test_a_tenant_budget_that_asks_resumes_its_run_with_the_grant(
         assert (day.limit_usd, day.granted_usd) == (limit, limit)
         assert execute_task(runtime, task_id).status == "succeeded"
         assert llm.stats.snapshot()["chat_completions"] == 2
+
+
+def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from worker.cli import main; main()", "budgets", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_cli_the_api_and_the_metrics_show_spend_against_budget(
+    engine: sa.Engine,
+    database_url: str,
+    runtime_engine: sa.Engine,
+    runtime_database_url: str,
+    broker_url: str,
+) -> None:
+    ensure_tenant(engine, "acme")
+    refused = _cli(database_url, "set", "--tenant", "acme", "--daily-usd", "lots")
+    assert refused.returncode != 0 and "not a number of dollars" in refused.stderr
+    made = _cli(
+        database_url, "set", "--tenant", "acme", "--daily-usd", "2.5", "--on-exceeded", "ask"
+    )
+    assert made.returncode == 0, made.stderr
+    assert "daily budget $2.5, monthly none" in made.stdout and "asks an approver" in made.stdout
+    add_agent(engine, "spender", tools=["current_time"], budget={"max_llm_calls": 5})
+    task_id = submit(engine, "spender")
+    with local_runtime(database_url) as (runtime, _):
+        assert execute_task(runtime, task_id).status == "succeeded"
+    spent = sum(_call_costs(engine, ensure_tenant(engine, "acme")), Decimal(0))
+
+    shown = _cli(database_url, "show", "--tenant", "acme", "--json")
+    assert shown.returncode == 0, shown.stderr
+    day = json.loads(shown.stdout)["periods"][0]
+    assert (day["period"], day["llm_calls"], day["limit_usd"]) == ("day", 2, "2.5")
+    assert Decimal(day["spent_usd"]) == spent
+    assert Decimal(day["remaining_usd"]) == Decimal("2.5") - spent
+    assert "budget" in _cli(database_url, "show", "--tenant", "acme").stdout
+
+    key = tenant_key(engine, "acme")
+    with serve(runtime_database_url, runtime_engine, broker_url, RecordingPublisher()) as api:
+        budget = api.get("/v1/budget", headers=bearer(key))
+        assert budget.status_code == 200, budget.text
+        assert budget.json()["on_exceeded"] == "ask"
+        assert budget.json()["periods"][0] == day
+        with engine.connect() as connection:
+            run_id = connection.execute(
+                sa.text("SELECT id FROM agent_runs WHERE task_id = :t"), {"t": task_id}
+            ).scalar_one()
+        run = api.get(f"/v1/runs/{run_id}", headers=bearer(key)).json()
+    assert run["spend"]["budget"] == {"max_llm_calls": 5}
+    assert run["spend"]["spent"]["llm_calls"] == 2 and run["spend"]["remaining"] == {
+        "max_llm_calls": 3
+    }
+
+    exposition = render_metrics(runtime_engine)
+    assert 'agentworker_tenant_budget_usd{period="day",tenant="acme"} 2.5' in exposition
+    assert f'agentworker_tenant_spend_usd{{period="day",tenant="acme"}} {float(spent)}' in (
+        exposition
+    )

@@ -27,6 +27,7 @@ __all__ = [
     "Spend",
     "check_budget",
     "effective_budget",
+    "spend_report",
     "with_grants",
 ]
 
@@ -124,6 +125,28 @@ def check_budget(budget: RunBudget | None, spend: Spend) -> None:
             "let such runs go further",
             details=details,
         )
+
+
+def spend_report(budget: RunBudget | None, spend: Spend) -> dict[str, Any]:
+    """A run's spend against its budget, as the CLI and the API show it."""
+    spent = {"llm_calls": spend.llm_calls, "tokens": spend.tokens, "cost_usd": _plain(spend.cost)}
+    if budget is None:
+        return {"spent": spent, "budget": None, "remaining": None}
+    remaining: dict[str, Any] = {}
+    for name, used in (
+        ("max_llm_calls", spend.llm_calls),
+        ("max_tokens_total", spend.tokens),
+        ("max_cost_usd", spend.cost),
+    ):
+        limit = getattr(budget, name)
+        if limit is not None:
+            left = max(limit - used, 0)
+            remaining[name] = _plain(left) if isinstance(left, Decimal) else left
+    shown = {
+        key: _plain(value) if isinstance(value, Decimal) else value
+        for key, value in budget.model_dump(exclude_none=True).items()
+    }
+    return {"spent": spent, "budget": shown, "remaining": remaining}
 
 
 def _plain(value: int | Decimal) -> str:

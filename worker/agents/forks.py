@@ -32,7 +32,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from models import ActionLog, ActionStatus, AgentRun, AgentRunStatus, EventType, Task, TaskStatus
+from models import (
+    ActionLog,
+    ActionStatus,
+    AgentRun,
+    AgentRunStatus,
+    AIAgent,
+    EventType,
+    Task,
+    TaskStatus,
+)
+from worker.agents.budgets import RunBudget, Spend, effective_budget, spend_report
 from worker.agents.tool_calls import idempotency_key
 from worker.core.errors import AgentWorkerError
 from worker.core.settings import Settings
@@ -61,6 +71,7 @@ __all__ = [
 
 _runs = AgentRun.__table__
 _tasks = Task.__table__
+_agents = AIAgent.__table__
 _action_logs = ActionLog.__table__
 _ENDED = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
@@ -106,6 +117,9 @@ class RunSteps:
     forked_at_step: int | None
     steps: tuple[Step, ...]
     messages: tuple[dict[str, Any], ...]
+    #: What the run spent against its budget (``worker.agents.budgets.spend_report``); the
+    #: budget shown is the agent's and the submission's, without approvers' grants.
+    spend: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -175,8 +189,14 @@ def run_steps(connection: sa.Connection, tenant_id: uuid.UUID, run_id: uuid.UUID
             _runs.c.parent_run_id,
             _runs.c.forked_at_step,
             _tasks.c.status.label("task_status"),
+            _runs.c.llm_calls,
+            (_runs.c.prompt_tokens + _runs.c.completion_tokens).label("tokens"),
+            _runs.c.cost,
+            _tasks.c.input_payload["budget"].label("submitted_budget"),
+            _agents.c.configuration["budget"].label("agent_budget"),
         )
         .join(_tasks, _tasks.c.id == _runs.c.task_id)
+        .outerjoin(_agents, _agents.c.id == _runs.c.agent_id)
         .where(_runs.c.id == run_id, _runs.c.tenant_id == tenant_id)
     ).one_or_none()
     if row is None:
@@ -195,7 +215,14 @@ def run_steps(connection: sa.Connection, tenant_id: uuid.UUID, run_id: uuid.UUID
         row.forked_at_step,
         tuple(split_steps(messages)),
         tuple(messages),
+        _spend(row),
     )
+
+
+def _spend(row: Any) -> dict[str, Any]:
+    agent = None if row.agent_budget is None else RunBudget.model_validate(row.agent_budget)
+    budget = effective_budget(agent, row.submitted_budget)
+    return spend_report(budget, Spend(row.llm_calls, row.tokens, row.cost))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from worker.core.errors import AgentWorkerError
 __all__ = [
     "DAILY_KEY",
     "MONTHLY_KEY",
+    "ON_EXCEEDED_KEY",
     "Admit",
     "PeriodSpend",
     "Refuse",
@@ -52,6 +53,7 @@ __all__ = [
     "admit",
     "decide",
     "release",
+    "save_limits",
     "settle",
     "spend_of",
     "tenant_limits",
@@ -221,6 +223,35 @@ def _on_exceeded(entry: tuple[Any, str] | None) -> bool:
         f'system_settings {ON_EXCEEDED_KEY!r} ({entry[1]}) is {entry[0]!r}; write "fail" (a '
         'run that reaches the budget fails) or "ask" (it waits for an approver to grant more)'
     )
+
+
+def save_limits(
+    connection: sa.Connection,
+    tenant_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> TenantLimits:
+    """Write ``tenant_id``'s own budget rows: ``changes`` maps a key (``DAILY_KEY``,
+    ``MONTHLY_KEY``, ``ON_EXCEEDED_KEY``) to its value, None deleting the tenant's row. Each
+    value is checked as the workers read it; the limits as they now apply."""
+    for key, value in changes.items():
+        if key not in (DAILY_KEY, MONTHLY_KEY, ON_EXCEEDED_KEY):
+            raise TenantBudgetError(f"no budget setting {key!r}")
+        if value is not None:
+            where = (value, f"tenant {tenant_id}")
+            _on_exceeded(where) if key == ON_EXCEEDED_KEY else _dollars(key, where)
+        connection.execute(
+            sa.delete(_settings).where(_settings.c.tenant_id == tenant_id, _settings.c.key == key)
+        )
+        if value is not None:
+            connection.execute(
+                sa.insert(_settings).values(
+                    tenant_id=tenant_id,
+                    key=key,
+                    value=value,
+                    description="the tenant's LLM budget (worker.agents.tenant_budgets)",
+                )
+            )
+    return tenant_limits(connection, tenant_id)
 
 
 # -- admission and settlement ------------------------------------------------------------------

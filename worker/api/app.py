@@ -6,7 +6,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from worker.api import approvals, executions, health, problems, resources, runs, tasks
+from worker.api import (
+    approvals,
+    budgets,
+    executions,
+    health,
+    problems,
+    resources,
+    runs,
+    tasks,
+)
 from worker.core import tracing
 from worker.core.settings import Settings
 from worker.durable.publishing import Publisher
@@ -33,6 +42,7 @@ def create_api(settings: Settings, engine: sa.Engine, publisher: Publisher) -> F
     app.include_router(tasks.router())
     app.include_router(executions.router())
     app.include_router(runs.router())
+    app.include_router(budgets.router())
     app.include_router(approvals.router())
     app.include_router(resources.router())
     install_inbox(app)

@@ -43,6 +43,7 @@ COMMANDS = {
     "webhooks": "worker.cli.webhooks:webhooks",
     "rules": "worker.cli.rules:rules",
     "retention": "worker.cli.retention:retention",
+    "budgets": "worker.cli.budgets:budgets",
     "recommendations": "worker.cli.recommendations:recommendations",
     "pipeline": "worker.cli.pipeline:pipeline",
     "interviews": "worker.cli.pipeline:interviews",

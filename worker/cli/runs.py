@@ -80,6 +80,17 @@ def show(run_id: str, tenant: str, with_messages: bool, as_json_output: bool) ->
     click.echo(f"agent     {found.agent_name}")
     if found.parent_run_id is not None:
         click.echo(f"forked    from {found.parent_run_id} at step {found.forked_at_step}")
+    spent, budget = found.spend["spent"], found.spend["budget"]
+    click.echo(
+        f"spent     {spent['llm_calls']} LLM calls, {spent['tokens']} tokens, "
+        f"${spent['cost_usd']}"
+        + (
+            ""
+            if budget is None
+            else " of budget "
+            + ", ".join(f"{k} {v}" for k, v in budget.items() if k != "on_exceeded")
+        )
+    )
     rows = []
     for step in found.steps:
         if step.number == 0:

@@ -130,10 +130,23 @@ class MetricsSnapshot:
     approval_oldest_pending_age_seconds: float
     #: Rows retention deleted, by policy (``worker.ops.retention``).
     retention_deleted: dict[str, int] = field(default_factory=dict)
+    #: Each budgeted (or spending) tenant's LLM spend in the current UTC day and month.
+    tenant_spend: list[TenantPeriodSpend] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TenantPeriodSpend:
+    tenant: str
+    period: str
+    spent_usd: Decimal
+    llm_calls: int
+    #: The configured limit (None: none) and what approvers granted above it.
+    budget_usd: Decimal | None
+    granted_usd: Decimal
 
 
 def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
-    """Every figure of the whole fleet, read on ``connection`` in one query (run it in one
+    """Every figure of the whole fleet, read on ``connection`` in two queries (run it in one
     transaction for a consistent view). The figures span every tenant, which row-level
     security hides from any one connection, so they come from one ``SECURITY DEFINER``
     function that returns aggregates only (migration 0007)."""
@@ -168,6 +181,10 @@ def read_snapshot(connection: sa.Connection) -> MetricsSnapshot:
         retention_deleted={
             policy: int(n) for policy, n in sorted(figures.get("retention_deleted", {}).items())
         },
+        tenant_spend=[
+            TenantPeriodSpend(*row)
+            for row in connection.execute(sa.text("SELECT * FROM agentworker_tenant_spend_now()"))
+        ],
     )
 
 
@@ -310,6 +327,27 @@ def _families(s: MetricsSnapshot) -> Iterator[Metric]:
     for policy, count in s.retention_deleted.items():
         deleted.add_metric([policy], count)
     yield deleted
+    yield from _tenant_budgets(s.tenant_spend)
+
+
+def _tenant_budgets(spends: Sequence[TenantPeriodSpend]) -> Iterator[Metric]:
+    labels = ["tenant", "period"]
+    spent = GaugeMetricFamily(
+        "agentworker_tenant_spend_usd",
+        "A tenant's LLM spend in the current UTC day or month (budgeted tenants).",
+        labels=labels,
+    )
+    budget = GaugeMetricFamily(
+        "agentworker_tenant_budget_usd",
+        "A tenant's LLM budget for the period, with approvers' grants.",
+        labels=labels,
+    )
+    for row in spends:
+        spent.add_metric([row.tenant, row.period], float(row.spent_usd))
+        if row.budget_usd is not None:
+            budget.add_metric([row.tenant, row.period], float(row.budget_usd + row.granted_usd))
+    yield spent
+    yield budget
 
 
 def _health(*, up: bool, seconds: float) -> Iterator[Metric]:
