@@ -62,7 +62,8 @@ from worker.workflows.cancellation import Cancelled, NothingToCancel, cancel
 from worker.workflows.catalog import Started, start_execution
 
 if TYPE_CHECKING:
-    from worker.agents.forks import Forked, RunSteps, RunSummary
+    from worker.agents.forks import Forked
+    from worker.agents.run_steps import RunSteps, RunSummary
     from worker.workflows.forks import ForkedExecution
 
 _tasks = Task.__table__
@@ -389,7 +390,7 @@ class AgentWorkerClient:
 
     def runs(self, task_id: uuid.UUID | str, *, tenant: str | None = None) -> list[RunSummary]:
         """The task's agent runs, oldest first (a fork's run is in its own task)."""
-        from worker.agents.forks import runs_of_task
+        from worker.agents.run_steps import runs_of_task
 
         with self.engine.connect() as connection:
             tenant_id = self._scoped(connection, tenant)
@@ -398,8 +399,8 @@ class AgentWorkerClient:
 
     def run_steps(self, run_id: uuid.UUID | str, *, tenant: str | None = None) -> RunSteps:
         """An agent run with its conversation split into numbered steps
-        (``worker.agents.forks``: what ``fork_run``'s ``at_step`` counts)."""
-        from worker.agents.forks import run_steps, run_uuid
+        (``worker.agents.run_steps``: what ``fork_run``'s ``at_step`` counts)."""
+        from worker.agents.run_steps import run_steps, run_uuid
 
         with self.engine.connect() as connection:
             tenant_id = self._scoped(connection, tenant)

@@ -27,7 +27,8 @@ from tests.support.api_calls import bearer, problem, serve, tenant_key
 from tests.support.publisher import RecordingPublisher
 from tests.support.runs import local_runtime, submit
 from tests.support.workflows import add_workflow
-from worker.agents.forks import CannotFork, RunNotFound
+from worker.agents.forks import CannotFork
+from worker.agents.run_steps import RunNotFound
 from worker.agents.runner import execute_task
 from worker.agents.tools import ToolContext, ToolRegistry
 from worker.cli import cli

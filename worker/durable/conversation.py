@@ -19,7 +19,7 @@ from models import AgentRun, AgentRunMessage
 
 _runs = AgentRun.__table__
 _rows = AgentRunMessage.__table__
-#: The table itself, for readers that count or filter rows (``worker.agents.forks``).
+#: The table itself, for readers that count or filter rows (``worker.agents.run_steps``).
 MESSAGES = _rows
 
 
