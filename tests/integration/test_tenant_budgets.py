@@ -161,6 +161,12 @@ def test_a_budget_set_mid_month_counts_what_the_month_spent_before_it(
     with local_runtime(database_url) as (runtime, _):
         assert execute_task(runtime, first).status == "succeeded"
     before = sum(_call_costs(engine, tenant_id), Decimal(0))
+    with engine.connect() as connection:
+        shown = {s.period.value: s for s in spend_of(connection, tenant_id)}
+    # With no budget nothing is counted as it goes: what is shown is what the runs recorded
+    # (their cost column keeps 6 decimals).
+    assert shown["month"].limit_usd is None and shown["month"].llm_calls == 2
+    assert shown["month"].spent_usd == before.quantize(Decimal("0.000001"))
     # A limit the month has already used up: the next run makes no call at all. (A worker
     # reads a tenant's limits once per few seconds: a new runtime reads them at once.)
     _set(engine, "acme", "budget.monthly_usd", str(before))

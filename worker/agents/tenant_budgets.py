@@ -305,14 +305,7 @@ def _create_rows(
     """A period's row starts from what the tenant's runs begun in it have cost so far, so a
     budget set mid-month counts the month's spend before it."""
     for period, start in sorted(starts.items()):
-        already = (
-            sa.select(
-                sa.func.coalesce(sa.func.sum(_runs.c.cost), 0),
-                sa.func.coalesce(sa.func.sum(_runs.c.llm_calls), 0),
-            )
-            .where(_runs.c.tenant_id == tenant_id, _runs.c.started_at >= start)
-            .subquery()
-        )
+        already = _runs_cost_query(tenant_id, start).subquery()
         connection.execute(
             postgresql.insert(_spend)
             .from_select(
@@ -423,8 +416,8 @@ def release(engine: sa.Engine, reservation_id: uuid.UUID) -> None:
 
 
 def spend_of(connection: sa.Connection, tenant_id: uuid.UUID) -> list[PeriodSpend]:
-    """The tenant's spend today and this month against its limits (zero where nothing was
-    spent yet)."""
+    """The tenant's spend today and this month against its limits. A period no call of a
+    budgeted tenant has counted yet reads what the tenant's runs begun in it have cost."""
     limits = tenant_limits(connection, tenant_id)
     starts = _period_starts(connection)
     rows = {
@@ -439,9 +432,24 @@ def spend_of(connection: sa.Connection, tenant_id: uuid.UUID) -> list[PeriodSpen
     return [
         _period_spend(rows[period], limits.of(period))
         if period in rows
-        else PeriodSpend(period, start, Decimal(0), 0, Decimal(0), limits.of(period))
+        else PeriodSpend(
+            period, start, *_runs_cost(connection, tenant_id, start), Decimal(0), limits.of(period)
+        )
         for period, start in starts.items()
     ]
+
+
+def _runs_cost_query(tenant_id: uuid.UUID, start: date) -> sa.Select[Any]:
+    """What the tenant's runs begun since ``start`` have cost, and their LLM calls."""
+    return sa.select(
+        sa.func.coalesce(sa.func.sum(_runs.c.cost), 0),
+        sa.func.coalesce(sa.func.sum(_runs.c.llm_calls), 0),
+    ).where(_runs.c.tenant_id == tenant_id, _runs.c.started_at >= start)
+
+
+def _runs_cost(connection: sa.Connection, tenant_id: uuid.UUID, start: date) -> tuple[Decimal, int]:
+    cost, calls = connection.execute(_runs_cost_query(tenant_id, start)).one()
+    return Decimal(cost), int(calls)
 
 
 def exceeded(spend: PeriodSpend) -> TenantBudgetExceeded:

@@ -149,7 +149,7 @@ def _within_budget(
     try:
         check_budget(allowed, run.state.spend())
         return allowed
-    except BudgetExceeded as exceeded:
+    except BudgetExceeded:
         if budget is None or budget.on_exceeded != "ask":
             raise
         allowed = budget_grants.granted(run, budget)
@@ -157,8 +157,6 @@ def _within_budget(
             check_budget(allowed, run.state.spend())
         except BudgetExceeded as still:
             budget_grants.ask_for_more(run, still)
-        if allowed == budget:  # pragma: no cover - granted() raised nothing: cannot happen
-            raise exceeded
         return allowed
 
 
