@@ -90,6 +90,8 @@ def sample_value(column: sa.Column[Any]) -> Any:
         return Decimal("0.5")
     if isinstance(kind, sa.DateTime):
         return datetime.now(UTC)
+    if isinstance(kind, sa.Date):
+        return datetime.now(UTC).date()
     if isinstance(kind, sa.LargeBinary):
         return b"sample"
     if isinstance(kind, sa.String):
