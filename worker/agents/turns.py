@@ -8,12 +8,15 @@ fit the output schema is sent back to the model while it has steps left.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+
+import sqlalchemy as sa
 
 from models import EventType
 from worker.agents import budget_grants
@@ -100,7 +103,10 @@ def _take(run: ActiveRun, step: NextStep, budgets: _Budgets) -> Outcome | None:
             reply = _call_model(run)
         except BaseException:
             if reservation is not None:
-                release(run.runtime.engine, reservation)
+                # An unreachable database must not hide why the call failed: the
+                # reservation then expires by itself.
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    release(run.runtime.engine, reservation)
             raise
         if reservation is not None:
             settle(run.runtime.engine, run.task.tenant_id, reservation, reply.cost)
