@@ -187,13 +187,17 @@ def test_an_edited_message_is_what_the_model_sees_next(
     assert _run_of(engine, task_id) == parent
 
 
-def test_replay_of_a_run_that_failed_on_a_tool_resumes_at_that_tool(
+def _died_in_the_second_notify(
     engine: sa.Engine,
     database_url: str,
     tools: ToolRegistry,
     notices: Notices,
-    client: AgentWorkerClient,
-) -> None:
+    *,
+    result_recorded: bool = False,
+) -> tuple[uuid.UUID, int]:
+    """A run of 3 steps whose worker dies in step 2's notify, on the task's only attempt, so
+    it fails; ``result_recorded``: the worker died after the call's result was recorded (its
+    action_logs row done), before the step was written. The task and the LLM calls made."""
     add_agent(engine, "notifier", tools=["notify"])
     task_id = submit(engine, "notifier", "[[tool-rounds: 2]] tell the venue")
     with engine.begin() as connection:
@@ -205,12 +209,31 @@ def test_replay_of_a_run_that_failed_on_a_tool_resumes_at_that_tool(
         with pytest.raises(SimulatedCrash):
             execute_task(runtime, task_id)  # ...which used the task's only attempt
         with engine.begin() as connection:
+            if result_recorded:
+                connection.execute(
+                    sa.text(
+                        "UPDATE action_logs SET status = 'success', "
+                        "response_data = '\"notified\"' WHERE task_id = :t AND status = 'pending'"
+                    ),
+                    {"t": task_id},
+                )
             connection.execute(
                 sa.text("UPDATE tasks SET lease_expires_at = now() - interval '1 s' WHERE id = :t"),
                 {"t": task_id},
             )
         assert execute_task(runtime, task_id).status == "failed"  # gave up: no attempts left
-        assert llm.stats.snapshot()["chat_completions"] == 2
+        return task_id, llm.stats.snapshot()["chat_completions"]
+
+
+def test_replay_of_a_run_that_failed_on_a_tool_resumes_at_that_tool(
+    engine: sa.Engine,
+    database_url: str,
+    tools: ToolRegistry,
+    notices: Notices,
+    client: AgentWorkerClient,
+) -> None:
+    task_id, calls = _died_in_the_second_notify(engine, database_url, tools, notices)
+    assert calls == 2
     parent = _run_of(engine, task_id)
     assert (parent["status"], parent["llm_calls"]) == ("FAILED", 2)
     parent_actions = _actions(engine, parent["id"])
@@ -241,30 +264,9 @@ def test_replay_never_runs_again_a_side_effect_that_succeeded_before_its_step_wa
 ) -> None:
     """The parent's worker died after step 2's notify acted and its result was recorded, and
     before the step was written: the replay keeps that result instead of notifying twice."""
-    add_agent(engine, "notifier", tools=["notify"])
-    task_id = submit(engine, "notifier", "[[tool-rounds: 2]] tell the venue")
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text("UPDATE tasks SET max_attempts = 1 WHERE id = :t"), {"t": task_id}
-        )
-    notices.crash_on = 2
-    with local_runtime(database_url, tools) as (runtime, _):
-        with pytest.raises(SimulatedCrash):
-            execute_task(runtime, task_id)
-        with engine.begin() as connection:
-            # The state the crash after the result was recorded leaves: the call's row done.
-            connection.execute(
-                sa.text(
-                    "UPDATE action_logs SET status = 'success', response_data = '\"notified\"' "
-                    "WHERE task_id = :t AND status = 'pending'"
-                ),
-                {"t": task_id},
-            )
-            connection.execute(
-                sa.text("UPDATE tasks SET lease_expires_at = now() - interval '1 s' WHERE id = :t"),
-                {"t": task_id},
-            )
-        assert execute_task(runtime, task_id).status == "failed"
+    task_id, _ = _died_in_the_second_notify(
+        engine, database_url, tools, notices, result_recorded=True
+    )
     parent = _run_of(engine, task_id)
     acted = list(notices.keys)
 
